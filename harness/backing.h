@@ -1,0 +1,60 @@
+/* backing.h - memory backings (4K, THP, hugetlb 2M/1G) whose page size is verified.
+ *
+ * A buffer is mapped with the requested backing, populated (every byte
+ * touched, so page-fault cost never lands inside a measured loop), and then
+ * checked against what the kernel actually gave it (smaps, and pagemap +
+ * kpageflags when readable).  The verified page size and the fraction of bytes
+ * on it are recorded; nothing silently falls back.
+ */
+#ifndef NESTBENCH_BACKING_H
+#define NESTBENCH_BACKING_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util.h"
+
+enum backing_kind {
+	BACKING_4K,
+	BACKING_THP,
+	BACKING_HUGETLB_2M,
+	BACKING_HUGETLB_1G,
+	BACKING_COUNT
+};
+
+/* "4k", "thp", "hugetlb-2m", "hugetlb-1g". */
+const char *backing_name(enum backing_kind kind);
+/* Returns 0 and sets *out, or -1 with a message listing the valid names. */
+int backing_parse(const char *name, enum backing_kind *out, nb_error *err);
+/* The page size the backing asks for (4096, 2M, 2M, 1G). */
+size_t backing_page_bytes(enum backing_kind kind);
+
+/* Can this backing be had now for a buffer of `bytes` bytes?  0 = yes;
+ * 1 = no, with the reason and how to enable it in err (e.g. THP "never",
+ * no 1G pool and not root, pool too small and cannot grow). */
+int backing_usable(enum backing_kind kind, size_t bytes, nb_error *err);
+
+struct buffer {
+	enum backing_kind kind;
+	void *base;                 /* aligned to backing_page_bytes(kind) */
+	size_t bytes;               /* usable bytes at base */
+	void *map_base;             /* what munmap needs */
+	size_t map_bytes;
+	size_t verified_page_bytes; /* the page size most of the buffer is on */
+	double coverage;            /* fraction of `bytes` on verified_page_bytes, 0..1 */
+	char verify_method[32];     /* "smaps", "smaps+kpageflags", ... */
+};
+
+/* Map, populate and verify a buffer.  For hugetlb backings the pool is grown
+ * first when needed (and restored later, see hugepool.h).  Returns 0, 1 when
+ * the backing cannot be had (reason in err), or -1 on error. */
+int buffer_alloc(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err);
+/* Re-read the verification (e.g. after a run, to catch khugepaged splitting). */
+int buffer_verify(struct buffer *buf, nb_error *err);
+void buffer_free(struct buffer *buf);
+
+/* {"requested": "thp", "requested_page_bytes": N, "verified_page_bytes": N,
+ *  "coverage": x, "verify_method": "..."} */
+json_t *buffer_json(const struct buffer *buf);
+
+#endif
