@@ -44,8 +44,8 @@ void swcount_stop(struct swcount *sc);
 void swcount_read(const struct swcount *sc, uint64_t out[SWC_COUNT]);
 void swcount_close(struct swcount *sc);
 
-/* {"page_faults": N, ...} (unopened events as null), counts divided by `per`
- * when per > 1 is given (e.g. per sample iteration). */
+/* {"page_faults": N, ...}, events that could not be opened as null.
+ */
 json_t *swcount_json(const struct swcount *sc, const uint64_t counts[SWC_COUNT]);
 
 #endif
