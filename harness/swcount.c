@@ -57,13 +57,18 @@ int swcount_open(struct swcount *sc, pid_t tid, int inherit, nb_error *err)
 	return 0;
 }
 
+void swcount_reset(struct swcount *sc)
+{
+	for (int i = 0; i < SWC_COUNT; i++)
+		if (sc->fd[i] >= 0)
+			ioctl(sc->fd[i], PERF_EVENT_IOC_RESET, 0);
+}
+
 void swcount_start(struct swcount *sc)
 {
 	for (int i = 0; i < SWC_COUNT; i++)
-		if (sc->fd[i] >= 0) {
-			ioctl(sc->fd[i], PERF_EVENT_IOC_RESET, 0);
+		if (sc->fd[i] >= 0)
 			ioctl(sc->fd[i], PERF_EVENT_IOC_ENABLE, 0);
-		}
 }
 
 void swcount_stop(struct swcount *sc)

@@ -37,7 +37,9 @@ const char *swcount_name(enum swc_event ev);
  * CPU.  inherit != 0 also counts children created after opening (fork/threads).
  * Returns 0 when at least one event opened, -1 (reason in err) when none did. */
 int swcount_open(struct swcount *sc, pid_t tid, int inherit, nb_error *err);
-/* Reset and enable / disable all events. */
+/* Zero all counts; enable / disable counting (counts accumulate over
+ * several start/stop pairs until the next reset). */
+void swcount_reset(struct swcount *sc);
 void swcount_start(struct swcount *sc);
 void swcount_stop(struct swcount *sc);
 /* Read the counts; events that could not be opened read as UINT64_MAX. */

@@ -1,0 +1,176 @@
+/* chase.c - chain builder and the `chase` / `chase-ctl` kernels (see chase.h). */
+#include "chase.h"
+
+#include <stdlib.h>
+
+#include "kernel.h"
+#include "rng.h"
+#include "tsc.h"
+
+int chase_build(void *buf, uint64_t vbase, uint64_t elements, uint64_t stride, uint64_t group_elems,
+		uint64_t seed)
+{
+	if (!buf || elements == 0 || stride < CHASE_LINE_BYTES || stride % CHASE_LINE_BYTES)
+		return -1;
+	if (group_elems == 0 || group_elems > elements)
+		group_elems = elements;
+	uint64_t *order = malloc(elements * sizeof(*order));
+	if (!order)
+		return -1;
+	struct rng r = {seed};
+
+	/* Groups in shuffled order, elements shuffled within each group. */
+	uint64_t groups = (elements + group_elems - 1) / group_elems;
+	uint64_t *gorder = malloc(groups * sizeof(*gorder));
+	if (!gorder) {
+		free(order);
+		return -1;
+	}
+	for (uint64_t g = 0; g < groups; g++)
+		gorder[g] = g;
+	for (uint64_t g = groups - 1; g > 0; g--) {
+		uint64_t j = rng_below(&r, g + 1), t = gorder[g];
+		gorder[g] = gorder[j];
+		gorder[j] = t;
+	}
+	uint64_t n = 0;
+	for (uint64_t gi = 0; gi < groups; gi++) {
+		uint64_t first = gorder[gi] * group_elems;
+		uint64_t count = first + group_elems <= elements ? group_elems : elements - first;
+		uint64_t *o = order + n;
+		for (uint64_t i = 0; i < count; i++)
+			o[i] = first + i;
+		for (uint64_t i = count - 1; i > 0 && count > 1; i--) {
+			uint64_t j = rng_below(&r, i + 1), t = o[i];
+			o[i] = o[j];
+			o[j] = t;
+		}
+		n += count;
+	}
+	free(gorder);
+
+	unsigned char *base = buf;
+	for (uint64_t i = 0; i < elements; i++) {
+		uint64_t from = chase_element_offset(order[i], stride);
+		uint64_t to = chase_element_offset(order[(i + 1) % elements], stride);
+		*(uint64_t *)(void *)(base + from) = vbase + to;
+	}
+	free(order);
+	return 0;
+}
+
+/* ---- the kernels ---- */
+
+struct chase_state {
+	void *cursor;
+};
+
+/* Keeps the chain's end point observable so the loads cannot be dropped. */
+static void *volatile chase_sink;
+
+static uint64_t page_stride(const struct kernel_options *opt)
+{
+	return opt->stride_bytes ? opt->stride_bytes : 4096;
+}
+
+static uint64_t chase_elements(size_t ws, const struct kernel_options *opt)
+{
+	uint64_t n = ws / page_stride(opt);
+	return n ? n : 1;
+}
+
+static size_t chase_buffer_bytes(size_t ws, const struct kernel_options *opt)
+{
+	return (size_t)chase_span_bytes(chase_elements(ws, opt), page_stride(opt));
+}
+
+static size_t ctl_buffer_bytes(size_t ws, const struct kernel_options *opt)
+{
+	return (size_t)chase_span_bytes(chase_elements(ws, opt), CHASE_LINE_BYTES);
+}
+
+static int setup_common(struct kernel_ctx *ctx, uint64_t stride, nb_error *err)
+{
+	const struct kernel_options *opt = ctx->opt;
+	uint64_t elements = chase_elements(ctx->working_set_bytes, opt);
+	uint64_t span = chase_span_bytes(elements, stride);
+	if (!ctx->buf || ctx->buf->bytes < span)
+		return nb_fail(err, "%s: buffer of %zu bytes is smaller than the %llu bytes needed", ctx->desc->name,
+			       ctx->buf ? ctx->buf->bytes : 0, (unsigned long long)span);
+	/* The locality group counts page-stride elements; keep the same number of
+	 * elements per group in the control so both visit lines in the same order. */
+	uint64_t group = opt->tlb_locality_bytes ? opt->tlb_locality_bytes / page_stride(opt) : 0;
+	if (opt->tlb_locality_bytes && group == 0)
+		group = 1;
+	if (chase_build(ctx->buf->base, (uint64_t)(uintptr_t)ctx->buf->base, elements, stride, group, opt->seed))
+		return nb_fail(err, "%s: cannot build the chain (out of memory?)", ctx->desc->name);
+	struct chase_state *st = malloc(sizeof(*st));
+	if (!st)
+		return nb_fail(err, "out of memory");
+	st->cursor = (char *)ctx->buf->base + chase_element_offset(0, stride);
+	ctx->priv = st;
+
+	size_t page = ctx->buf->verified_page_bytes ? ctx->buf->verified_page_bytes : 4096;
+	json_object_set_new(ctx->params, "stride_bytes", json_integer((json_int_t)stride));
+	json_object_set_new(ctx->params, "lines", json_integer((json_int_t)elements));
+	json_object_set_new(ctx->params, "span_bytes", json_integer((json_int_t)span));
+	json_object_set_new(ctx->params, "pages", json_integer((json_int_t)((span + page - 1) / page)));
+	json_object_set_new(ctx->params, "tlb_locality_bytes", json_integer((json_int_t)opt->tlb_locality_bytes));
+	json_object_set_new(ctx->params, "seed", json_integer((json_int_t)(opt->seed & INT64_MAX)));
+	return 0;
+}
+
+static int chase_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	return setup_common(ctx, page_stride(ctx->opt), err);
+}
+
+static int ctl_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	return setup_common(ctx, CHASE_LINE_BYTES, err);
+}
+
+static int chase_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
+{
+	(void)err;
+	struct chase_state *st = ctx->priv;
+	uint64_t t0 = tsc_begin();
+	void *p = chase_walk(st->cursor, iters);
+	uint64_t t1 = tsc_end();
+	st->cursor = p;
+	chase_sink = p;
+	*ticks = t1 - t0;
+	return 0;
+}
+
+static void chase_teardown(struct kernel_ctx *ctx)
+{
+	free(ctx->priv);
+	ctx->priv = NULL;
+}
+
+const struct kernel_desc kernel_chase = {
+	.name = "chase",
+	.family = "chase",
+	.metric = "ns_per_access",
+	.summary = "random cyclic pointer chase, one line per page (TLB-thrashing)",
+	.params_help = "--stride (default 4k), --tlb-locality, working-set sweep",
+	.flags = KERNEL_NEEDS_BUFFER | KERNEL_SWEEPS_WS,
+	.buffer_bytes = chase_buffer_bytes,
+	.setup = chase_setup,
+	.sample = chase_sample,
+	.teardown = chase_teardown,
+};
+
+const struct kernel_desc kernel_chase_ctl = {
+	.name = "chase-ctl",
+	.family = "chase",
+	.metric = "ns_per_access",
+	.summary = "control: the same lines and order packed into the fewest pages",
+	.params_help = "as chase; chase minus chase-ctl is the translation cost",
+	.flags = KERNEL_NEEDS_BUFFER | KERNEL_SWEEPS_WS,
+	.buffer_bytes = ctl_buffer_bytes,
+	.setup = ctl_setup,
+	.sample = chase_sample,
+	.teardown = chase_teardown,
+};

@@ -1,0 +1,267 @@
+/* cmd_run.c - `nestbench run`: parse the command line into a run_config. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "run.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nestbench run [options]\n\n"
+		"Run a suite (or single kernels) natively and write a results file.\n\n"
+		"  -s, --suite NAME          smoke, quick (default) or full; see 'nestbench list suites'\n"
+		"  -k, --kernel K[,K...]     kernels to run instead of the suite's (see 'nestbench list kernels')\n"
+		"  -b, --backing B[,B...]    4k, thp, hugetlb-2m, hugetlb-1g (default: all; those that cannot\n"
+		"                            be had are skipped with the reason; named ones must be had)\n"
+		"  -c, --cpu N               PU to pin the measuring thread to (default: one without an SMT\n"
+		"                            sibling, preferring the last core)\n"
+		"  -o, --out FILE            results file (default results/<host>-<UTC time>.json)\n"
+		"  -q, --quiet               no progress, no summary table; only the results path\n"
+		"      --ws-min SIZE         smallest working set (default from the suite, e.g. 16k)\n"
+		"      --ws-max SIZE         largest working set (default from the suite, capped to fit memory)\n"
+		"      --points-per-octave N sweep density (default from the suite)\n"
+		"      --samples N           timed samples per measurement (default from the suite)\n"
+		"      --warmup N            warm-up samples per measurement\n"
+		"      --sample-ms MS        target duration of one sample in milliseconds\n"
+		"      --stride SIZE         chase: distance between elements (default 4k: one per page)\n"
+		"      --tlb-locality SIZE   chase: visit pages in random order within groups of SIZE\n"
+		"      --seed N              permutation seed (default 1)\n"
+		"  -h, --help                this help\n\n"
+		"Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
+		"Progress goes to stderr when it is a terminal; the summary table to stdout.\n"
+		"Exit status: 0 ok, 1 run-time error (nothing written), 2 usage error.\n");
+}
+
+enum {
+	OPT_WS_MIN = 256,
+	OPT_WS_MAX,
+	OPT_PPO,
+	OPT_SAMPLES,
+	OPT_WARMUP,
+	OPT_SAMPLE_MS,
+	OPT_STRIDE,
+	OPT_TLB_LOCALITY,
+	OPT_SEED,
+};
+
+static const struct option options[] = {
+	{"suite", required_argument, NULL, 's'},
+	{"kernel", required_argument, NULL, 'k'},
+	{"backing", required_argument, NULL, 'b'},
+	{"cpu", required_argument, NULL, 'c'},
+	{"out", required_argument, NULL, 'o'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"ws-min", required_argument, NULL, OPT_WS_MIN},
+	{"ws-max", required_argument, NULL, OPT_WS_MAX},
+	{"points-per-octave", required_argument, NULL, OPT_PPO},
+	{"samples", required_argument, NULL, OPT_SAMPLES},
+	{"warmup", required_argument, NULL, OPT_WARMUP},
+	{"sample-ms", required_argument, NULL, OPT_SAMPLE_MS},
+	{"stride", required_argument, NULL, OPT_STRIDE},
+	{"tlb-locality", required_argument, NULL, OPT_TLB_LOCALITY},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int usage_error(const char *msg)
+{
+	nb_error_msg("%s (see 'nestbench run --help')", msg);
+	return EXIT_USAGE;
+}
+
+static int parse_kernels(struct run_config *cfg, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return EXIT_RUNTIME;
+	cfg->nkernels = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		const struct kernel_desc *k = kernel_find(t);
+		if (!k) {
+			nb_error_msg("unknown kernel '%s' (see 'nestbench list kernels')", t);
+			free(copy);
+			return EXIT_USAGE;
+		}
+		if (cfg->nkernels == RUN_MAX_KERNELS) {
+			free(copy);
+			return usage_error("too many kernels");
+		}
+		cfg->kernels[cfg->nkernels++] = k;
+	}
+	free(copy);
+	return cfg->nkernels ? 0 : usage_error("--kernel needs at least one kernel name");
+}
+
+static int parse_backings(struct run_config *cfg, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return EXIT_RUNTIME;
+	cfg->nbackings = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		nb_error err;
+		enum backing_kind b;
+		if (backing_parse(t, &b, &err)) {
+			nb_error_msg("%s", err.msg);
+			free(copy);
+			return EXIT_USAGE;
+		}
+		for (size_t i = 0; i < cfg->nbackings; i++)
+			if (cfg->backings[i] == b)
+				goto next;
+		cfg->backings[cfg->nbackings++] = b;
+next:;
+	}
+	free(copy);
+	cfg->backings_explicit = 1;
+	return cfg->nbackings ? 0 : usage_error("--backing needs at least one backing name");
+}
+
+static int size_arg(const char *opt, const char *val, size_t *out)
+{
+	nb_error err;
+	if (parse_size(val, out, &err)) {
+		nb_error_msg("--%s: %s", opt, err.msg);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int uint_arg(const char *opt, const char *val, unsigned long min, unsigned long max, unsigned long *out)
+{
+	nb_error err;
+	if (parse_uint(val, max, out, &err)) {
+		nb_error_msg("--%s: %s", opt, err.msg);
+		return EXIT_USAGE;
+	}
+	if (*out < min) {
+		nb_error_msg("--%s: must be at least %lu", opt, min);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Largest working set that fits comfortably: a quarter of MemAvailable. */
+static size_t comfortable_ws(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb = 0;
+	char line[256];
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (size_t)(kb * 1024 / 4);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_config cfg = {.cpu = -1, .argc = argc, .argv = argv};
+	cfg.suite = suite_find("quick");
+	const char *kernels = NULL, *backings = NULL;
+	size_t ws_min = 0, ws_max = 0, stride = 0, locality = 0;
+	unsigned long ppo = 0, samples = 0, warmup = ~0ul, sample_ms = 0, seed = 1, cpu;
+	int rc, c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "s:k:b:c:o:qh", options, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case 's':
+			cfg.suite = suite_find(optarg);
+			if (!cfg.suite) {
+				nb_error_msg("unknown suite '%s' (smoke, quick or full)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'k': kernels = optarg; break;
+		case 'b': backings = optarg; break;
+		case 'c':
+			rc = uint_arg("cpu", optarg, 0, 65535, &cpu);
+			cfg.cpu = (int)cpu;
+			break;
+		case 'o': cfg.out = optarg; break;
+		case 'q': cfg.quiet = 1; break;
+		case OPT_WS_MIN: rc = size_arg("ws-min", optarg, &ws_min); break;
+		case OPT_WS_MAX: rc = size_arg("ws-max", optarg, &ws_max); break;
+		case OPT_PPO: rc = uint_arg("points-per-octave", optarg, 1, 16, &ppo); break;
+		case OPT_SAMPLES: rc = uint_arg("samples", optarg, 1, 10000, &samples); break;
+		case OPT_WARMUP: rc = uint_arg("warmup", optarg, 0, 1000, &warmup); break;
+		case OPT_SAMPLE_MS: rc = uint_arg("sample-ms", optarg, 1, 60000, &sample_ms); break;
+		case OPT_STRIDE: rc = size_arg("stride", optarg, &stride); break;
+		case OPT_TLB_LOCALITY: rc = size_arg("tlb-locality", optarg, &locality); break;
+		case OPT_SEED: rc = uint_arg("seed", optarg, 0, ~0ul, &seed); break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default:
+			if (optopt && optopt < 256)
+				nb_error_msg("run: unknown option or missing value for '-%c' (see 'nestbench run --help')", optopt);
+			else
+				nb_error_msg("run: unknown option or missing value in '%s' (see 'nestbench run --help')",
+					     argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (rc)
+			return rc;
+	}
+	if (optind < argc) {
+		nb_error_msg("run: unexpected argument '%s' (see 'nestbench run --help')", argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	const struct suite *s = cfg.suite;
+	if (kernels) {
+		if ((rc = parse_kernels(&cfg, kernels)))
+			return rc;
+	} else {
+		for (const char *const *k = s->kernels; *k; k++)
+			cfg.kernels[cfg.nkernels++] = kernel_find(*k);
+	}
+	if (backings) {
+		if ((rc = parse_backings(&cfg, backings)))
+			return rc;
+	} else {
+		for (int b = 0; b < BACKING_COUNT; b++)
+			cfg.backings[cfg.nbackings++] = (enum backing_kind)b;
+	}
+	if (stride && (stride < 64 || stride % 64))
+		return usage_error("--stride must be a multiple of 64 bytes (one cache line)");
+	if (locality && locality < (stride ? stride : 4096))
+		return usage_error("--tlb-locality must be at least one stride");
+
+	cfg.ws_min = ws_min ? ws_min : s->ws_min;
+	size_t fit = comfortable_ws();
+	if (ws_max) {
+		cfg.ws_max = ws_max;
+		cfg.ws_max_explicit = 1;
+		if (fit && ws_max > fit * 3) {
+			char w[32], f[32];
+			format_size(ws_max, w, sizeof(w));
+			format_size(fit * 3, f, sizeof(f));
+			nb_error_msg("--ws-max %s does not fit in available memory (at most about %s here)", w, f);
+			return EXIT_RUNTIME;
+		}
+	} else {
+		cfg.ws_max = s->ws_max;
+		if (fit && cfg.ws_max > fit)
+			cfg.ws_max = fit;
+	}
+	if (cfg.ws_min < 4096)
+		return usage_error("--ws-min must be at least 4k");
+	if (cfg.ws_min > cfg.ws_max)
+		return usage_error("--ws-min is larger than --ws-max");
+	cfg.per_octave = ppo ? (unsigned)ppo : s->per_octave;
+	cfg.samples = samples ? (unsigned)samples : s->samples;
+	cfg.warmup_samples = warmup != ~0ul ? (unsigned)warmup : s->warmup_samples;
+	cfg.target_sample_ns = sample_ms ? (double)sample_ms * 1e6 : s->target_sample_ns;
+	cfg.kopt.stride_bytes = stride;
+	cfg.kopt.tlb_locality_bytes = locality;
+	cfg.kopt.seed = seed;
+	cfg.kopt.threads = 1;
+	return run_execute(&cfg);
+}

@@ -1,0 +1,45 @@
+/* run.h - one `nestbench run`: the effective configuration and its execution.
+ *
+ * cmd_run.c turns the command line into a run_config (all defaults filled
+ * in); run.c executes it: pin, allocate and verify each backing, sweep every
+ * kernel over the working sets, summarize, derive translation costs and
+ * knees, and write the results file atomically.
+ */
+#ifndef NESTBENCH_RUN_H
+#define NESTBENCH_RUN_H
+
+#include <jansson.h>
+
+#include "backing.h"
+#include "kernel.h"
+#include "suite.h"
+#include "util.h"
+
+#define RUN_MAX_KERNELS 32
+
+struct run_config {
+	const struct suite *suite;
+	const struct kernel_desc *kernels[RUN_MAX_KERNELS];
+	size_t nkernels;
+	enum backing_kind backings[BACKING_COUNT];
+	size_t nbackings;
+	int backings_explicit;  /* asked for by name: not having one is an error */
+	int cpu;                /* -1: the default measuring PU */
+	const char *out;        /* NULL: results/<host>-<timestamp>.json */
+	int quiet;
+	size_t ws_min, ws_max;
+	int ws_max_explicit;
+	unsigned per_octave, samples, warmup_samples;
+	double target_sample_ns;
+	struct kernel_options kopt;
+	int argc;
+	char **argv;
+};
+
+/* Execute; returns the process exit status.  Errors are reported on stderr. */
+int run_execute(struct run_config *cfg);
+
+/* The config echoed into the results file. */
+json_t *run_config_json(const struct run_config *cfg, const char *out_path);
+
+#endif

@@ -1,0 +1,37 @@
+/* stats.h - summary statistics of a measurement's samples.
+ *
+ * The confidence interval of the median comes from order statistics: the
+ * interval [x(j), x(n-j+1)] covers the true median with probability
+ * P(j <= B <= n-j), B ~ Binomial(n, 1/2), no assumption about the
+ * distribution (benchmark samples are skewed and often bimodal).  j is the
+ * largest rank that keeps the coverage at or above 95%; with fewer than six
+ * samples no such j exists and the interval is [min, max] with its lower
+ * coverage reported.
+ */
+#ifndef NESTBENCH_STATS_H
+#define NESTBENCH_STATS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct summary {
+	size_t n;
+	double median, min, max, mean, stddev, cv;
+	double ci95_low, ci95_high;
+	double ci_coverage; /* the exact coverage of [ci95_low, ci95_high] */
+};
+
+/* Summarize n >= 1 samples (the input is not modified).  Returns 0, -1 when
+ * n == 0 or a sample is not a finite number. */
+int summarize(const double *samples, size_t n, struct summary *out);
+
+/* Median of n values (copied and sorted internally). */
+double median_of(const double *v, size_t n);
+
+/* Coverage of the order-statistic interval of ranks [j, n-j+1] (1-based). */
+double median_ci_coverage(size_t n, size_t j);
+
+/* {"median":..,"min":..,"mean":..,"stddev":..,"cv":..,"ci95_low":..,"ci95_high":..} */
+json_t *summary_json(const struct summary *s);
+
+#endif

@@ -1,0 +1,28 @@
+/* suite.h - named suites: which kernels, which sweep, how many samples.
+ *
+ * smoke: seconds, for tests; quick: the `make run` default, a few minutes;
+ * full: as long as tight confidence intervals need.
+ */
+#ifndef NESTBENCH_SUITE_H
+#define NESTBENCH_SUITE_H
+
+#include <stddef.h>
+
+struct suite {
+	const char *name;
+	const char *summary;
+	const char *const *kernels; /* NULL-terminated kernel names */
+	size_t ws_min;
+	size_t ws_max;       /* upper end of the sweep, lowered to fit free memory */
+	unsigned per_octave; /* sweep points per doubling of the working set */
+	unsigned samples;
+	unsigned warmup_samples;
+	double target_sample_ns;
+};
+
+extern const struct suite suites[];
+extern const size_t suites_len;
+
+const struct suite *suite_find(const char *name);
+
+#endif
