@@ -30,6 +30,9 @@ const char *machine_mmu_virt_mode(char *why, size_t whylen);
  *   "topology": (topology_json()),
  *   "perf_event_paranoid": N,
  *   "hostname": "...", "user_is_root": bool }
+ * A fact that cannot be read is null; its section then has a "reason"
+ * string (top level: "perf_event_paranoid_reason").  kvm.reason is null
+ * exactly when kvm.usable is true, else it says why and how to fix it.
  */
 json_t *machine_facts_json(void);
 

@@ -166,13 +166,11 @@ static void print_hugepages(FILE *out, const json_t *huge, bool root)
 		}
 		kv(out, label, "%lld pages, %lld free", total, nfree);
 		size_t bytes;
-		if (total == 0 && parse_size(key, &bytes, NULL) == 0) {
-			if (root)
-				kv(out, "to enable", "'nestbench run' reserves %s pages as root and restores the pool", key);
-			else
-				kv(out, "to enable", "echo N | sudo tee /sys/kernel/mm/hugepages/hugepages-%zukB/nr_hugepages",
-				   bytes / 1024);
-		}
+		/* As root, `run` grows the pools it needs and puts them back itself. */
+		if (total == 0 && parse_size(key, &bytes, NULL) == 0)
+			kv(out, "to enable", "%s /sys/kernel/mm/hugepages/hugepages-%zukB/nr_hugepages%s",
+			   root ? "echo N >" : "echo N | sudo tee", bytes / 1024,
+			   root ? " (or let 'nestbench run' reserve and restore it)" : "");
 	}
 }
 
@@ -189,7 +187,7 @@ static void print_kvm(FILE *out, const json_t *kvm)
 	kv(out, "evidence", "%s", str(kvm, "evidence", "unknown"));
 	const char *reason = str(kvm, "reason", NULL);
 	if (reason)
-		kv(out, "to enable", "%s", reason);
+		kv(out, "why not, fix", "%s", reason);
 }
 
 static void cache_label(const json_t *c, char *buf, size_t len)

@@ -68,7 +68,8 @@ void topology_fini(void)
 }
 
 /* The queries below have no error channel: they initialize on first use and
- * report "nothing allowed" when hwloc cannot read the machine. */
+ * report "nothing allowed" when hwloc cannot read the machine.  That lazy
+ * init is not thread-safe: call topology_init() before starting threads. */
 static bool ensure_ready(void)
 {
 	if (ready)
@@ -216,7 +217,7 @@ void topology_restore_affinity(void)
 {
 	if (!saved_affinity)
 		return;
-	if (ready)
+	if (ensure_ready())
 		hwloc_set_cpubind(topo, saved_affinity, HWLOC_CPUBIND_THREAD);
 	hwloc_bitmap_free(saved_affinity);
 	saved_affinity = NULL;
