@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tsc.h"
@@ -77,6 +78,9 @@ void results_default_path(time_t t, char *buf, size_t len)
 
 int results_check_writable(const char *path, nb_error *err)
 {
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return nb_fail(err, "cannot write results to '%s': it is a directory (give a file name)", path);
 	char *copy = strdup(path);
 	if (!copy)
 		return nb_fail(err, "out of memory");

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "hugepool.h"
@@ -307,6 +308,8 @@ int run_execute(struct run_config *cfg)
 	results_timestamp(start, stamp, sizeof(stamp));
 	results_default_path(start, default_out, sizeof(default_out));
 	const char *out = cfg->out ? cfg->out : default_out;
+	if (!cfg->out)
+		mkdir("results", 0755); /* the default place; an error shows up just below */
 	if (results_check_writable(out, &err)) {
 		nb_error_msg("%s", err.msg);
 		return EXIT_RUNTIME;

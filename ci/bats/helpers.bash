@@ -1,0 +1,23 @@
+# Shared set-up for the CLI tests.
+# shellcheck shell=bash
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+NB="$BATS_TEST_DIRNAME/../../build/nestbench"
+SCHEMA="$BATS_TEST_DIRNAME/../../results/schema.json"
+
+# Validate a results file against results/schema.json (Debian's python3-jsonschema).
+validate_schema() {
+	jsonschema -i "$1" "$SCHEMA"
+}
+
+# nr_hugepages of the 2M or 1G pool ("absent" when the kernel has none).
+pool_size() {
+	local f="/sys/kernel/mm/hugepages/hugepages-$1kB/nr_hugepages"
+	if [ -r "$f" ]; then cat "$f"; else echo absent; fi
+}
+
+is_root() {
+	[ "$(id -u)" -eq 0 ]
+}

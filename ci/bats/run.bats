@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# `nestbench run --suite smoke`: a results file that validates, verified page
+# sizes, and the machine left as found (hugepage pools, also after SIGINT).
+
+load helpers
+
+setup_file() {
+	export NB_OUT="$BATS_FILE_TMPDIR/smoke.json"
+	export POOL2M_BEFORE POOL1G_BEFORE
+	POOL2M_BEFORE=$(pool_size 2048)
+	POOL1G_BEFORE=$(pool_size 1048576)
+	"$BATS_TEST_DIRNAME/../../build/nestbench" run --suite smoke --out "$NB_OUT" \
+		>"$BATS_FILE_TMPDIR/stdout" 2>"$BATS_FILE_TMPDIR/stderr"
+	echo $? >"$BATS_FILE_TMPDIR/status"
+}
+
+@test "smoke run succeeds and says where the results are" {
+	run cat "$BATS_FILE_TMPDIR/status"
+	assert_output 0
+	run cat "$BATS_FILE_TMPDIR/stdout"
+	assert_output --partial "results: $NB_OUT"
+	assert_output --partial "ns per access"
+}
+
+@test "no progress lines when stderr is not a terminal" {
+	run cat "$BATS_FILE_TMPDIR/stderr"
+	refute_output --partial "nestbench: ["
+}
+
+@test "the results file validates against results/schema.json" {
+	run validate_schema "$NB_OUT"
+	assert_success
+}
+
+@test "every measurement of the smoke suite is there: kernel x backing x working set" {
+	# 16K..16M at one point per octave = 11 working sets, two kernels, four backings;
+	# a backing that could not be had appears as skipped entries instead.
+	run jq '[.measurements[] | select(.skipped == null)] | length' "$NB_OUT"
+	local measured=$output
+	run jq '[.measurements[] | select(.skipped != null)] | length' "$NB_OUT"
+	local skipped=$output
+	run jq -r '[.measurements[] | select(.skipped == null) | .backing.requested] | unique | length' "$NB_OUT"
+	[ "$measured" -eq $((output * 22)) ]
+	[ $((measured / 22 + skipped / 2)) -eq 4 ]
+}
+
+@test "4k and thp buffers have verified page sizes" {
+	run jq -e '[.measurements[] | select(.backing.requested == "4k")] | all(.backing.verified_page_bytes == 4096 and .backing.coverage > 0.99)' "$NB_OUT"
+	assert_success
+	# THP is best effort for the kernel: it must be verified and flagged if it fell back.
+	run jq -e '[.measurements[] | select(.backing.requested == "thp" and .skipped == null)] | all(.backing.verified_page_bytes == 2097152 or (.flags | any(test("unverified"))))' "$NB_OUT"
+	assert_success
+}
+
+@test "hugetlb buffers are verified at 2M and 1G when the pools can be reserved (root)" {
+	is_root || skip "not root: pools cannot be reserved"
+	for b in hugetlb-2m:2097152 hugetlb-1g:1073741824; do
+		run jq -e --arg b "${b%%:*}" --argjson p "${b#*:}" \
+			'[.measurements[] | select(.backing.requested == $b)] | (length > 0) and all(.skipped != null or .backing.verified_page_bytes == $p)' "$NB_OUT"
+		assert_success
+	done
+	run jq -e '[.measurements[] | select(.backing.requested == "hugetlb-2m" and .skipped == null)] | length > 0' "$NB_OUT"
+	assert_success
+}
+
+@test "hugepage pools are back at their original sizes after the run" {
+	[ "$(pool_size 2048)" = "$POOL2M_BEFORE" ]
+	[ "$(pool_size 1048576)" = "$POOL1G_BEFORE" ]
+}
+
+@test "samples, summary and translation cost are consistent" {
+	run jq -e '[.measurements[] | select(.skipped == null) | .summary as $s | ($s.min <= $s.median and $s.median <= ([.samples[]] | max) and $s.ci95_low <= $s.median and $s.median <= $s.ci95_high and (.samples | length) == 5)] | all' "$NB_OUT"
+	assert_success
+	run jq -e '.derived.translation | length > 0' "$NB_OUT"
+	assert_success
+	# translation = chase - chase-ctl at the same point.
+	run jq -e '.derived.translation[0] as $t | [.measurements[] | select(.backing.requested == $t.backing and .working_set_bytes == $t.working_set_bytes)] | (map(select(.kernel == "chase"))[0].summary.median - map(select(.kernel == "chase-ctl"))[0].summary.median - $t.ns_per_access) | fabs < 1e-6' "$NB_OUT"
+	assert_success
+}
+
+@test "software counters prove the loop did not fault or migrate" {
+	run jq -e '[.measurements[] | select(.skipped == null) | .counters] | all(.page_faults == 0 and .cpu_migrations == 0)' "$NB_OUT"
+	assert_success
+}
+
+@test "chase params: one line per page, control packed" {
+	run jq -e '[.measurements[] | select(.kernel == "chase" and .skipped == null)] | all(.params.stride_bytes == 4096 and .params.lines == .working_set_bytes / 4096)' "$NB_OUT"
+	assert_success
+	run jq -e '[.measurements[] | select(.kernel == "chase-ctl" and .skipped == null)] | all(.params.stride_bytes == 64 and .params.span_bytes == .params.lines * 64)' "$NB_OUT"
+	assert_success
+}
+
+@test "SIGINT during a run: pools restored, no results file, no temporary file" {
+	is_root || skip "not root: no pools to reserve"
+	local out="$BATS_TEST_TMPDIR/int.json"
+	"$NB" run --suite quick --backing hugetlb-2m --out "$out" --quiet &
+	local pid=$!
+	# Wait until the pool has grown, i.e. the run is measuring on hugetlb pages.
+	for _ in $(seq 100); do
+		[ "$(pool_size 2048)" != "$POOL2M_BEFORE" ] && break
+		sleep 0.1
+	done
+	[ "$(pool_size 2048)" != "$POOL2M_BEFORE" ]
+	kill -INT "$pid"
+	run wait "$pid"
+	[ "$status" -ne 0 ]
+	[ "$(pool_size 2048)" = "$POOL2M_BEFORE" ]
+	[ ! -e "$out" ]
+	run bash -c "ls '$BATS_TEST_TMPDIR' | grep -c tmp"
+	assert_output 0
+}
+
+@test "an explicitly requested backing that cannot be had is an error" {
+	# As an unprivileged user an empty 1G pool cannot be grown.
+	local free
+	free=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages 2>/dev/null || echo 0)
+	[ "$free" -eq 0 ] || skip "the 1G pool already has free pages"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	local dir="$BATS_TEST_TMPDIR/nobody"
+	mkdir -p "$dir" && chmod 777 "$dir"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run --backing hugetlb-1g --suite smoke --out "$dir/x.json"
+	assert_failure 1
+	assert_output --partial "hugetlb-1g"
+	[ ! -e "$dir/x.json" ]
+}
