@@ -77,9 +77,9 @@ static int thp_usable(nb_error *err)
 static int hugetlb_usable(enum backing_kind kind, size_t bytes, nb_error *err)
 {
 	size_t page = backing_page_bytes(kind);
-	char label[16], path[128];
+	char label[16], path[256];
 	format_size(page, label, sizeof(label));
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/nr_hugepages", page / 1024);
+	hugepool_path(page, "nr_hugepages", path, sizeof(path));
 	struct hugepool_state st;
 	if (hugepool_read(page, &st) != 0)
 		return nb_skip(err, "this kernel has no %s hugetlb pool (%s is missing; %s pages need "

@@ -31,11 +31,13 @@
 
 #define HUGEPAGES_DIR "/sys/kernel/mm/hugepages"
 
+static const char *pools_root = HUGEPAGES_DIR;
+
 struct pool {
 	size_t page_bytes;
 	const char *label;
 	/* Everything the signal handler needs, formatted before it can run. */
-	char path[96];              /* .../nr_hugepages */
+	char path[256];             /* .../nr_hugepages */
 	char value[32];             /* original nr_hugepages, decimal */
 	size_t value_len;
 	long original;
@@ -60,9 +62,14 @@ static struct pool *pool_of(size_t page_bytes)
 	return NULL;
 }
 
-static void pool_path(size_t page_bytes, const char *file, char *buf, size_t len)
+void hugepool_path(size_t page_bytes, const char *file, char *buf, size_t len)
 {
-	snprintf(buf, len, HUGEPAGES_DIR "/hugepages-%zukB/%s", page_bytes / 1024, file);
+	snprintf(buf, len, "%s/hugepages-%zukB/%s", pools_root, page_bytes / 1024, file);
+}
+
+void hugepool_set_root(const char *dir)
+{
+	pools_root = dir ? dir : HUGEPAGES_DIR;
 }
 
 static void size_label(size_t page_bytes, char *buf, size_t len)
@@ -78,8 +85,8 @@ int hugepool_read(size_t page_bytes, struct hugepool_state *st)
 	memset(st, 0, sizeof(*st));
 	st->page_bytes = page_bytes;
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		char path[128];
-		pool_path(page_bytes, files[i], path, sizeof(path));
+		char path[256];
+		hugepool_path(page_bytes, files[i], path, sizeof(path));
 		if (read_long_file(path, dst[i]) != 0)
 			return -1;
 	}
@@ -171,7 +178,7 @@ static void record_original(struct pool *p, const struct hugepool_state *st)
 	/* Surplus pages are overcommit, not part of the persistent size the
 	 * administrator set; writing them back would make them persistent. */
 	p->original = st->total - st->surplus;
-	pool_path(p->page_bytes, "nr_hugepages", p->path, sizeof(p->path));
+	hugepool_path(p->page_bytes, "nr_hugepages", p->path, sizeof(p->path));
 	int n = snprintf(p->value, sizeof(p->value), "%ld", p->original);
 	p->value_len = n > 0 ? (size_t)n : 0;
 	p->owner = getpid();
@@ -182,9 +189,9 @@ static void record_original(struct pool *p, const struct hugepool_state *st)
 
 int hugepool_reserve(size_t page_bytes, size_t npages, nb_error *err)
 {
-	char label[16], path[128];
+	char label[16], path[256];
 	size_label(page_bytes, label, sizeof(label));
-	pool_path(page_bytes, "nr_hugepages", path, sizeof(path));
+	hugepool_path(page_bytes, "nr_hugepages", path, sizeof(path));
 	struct pool *p = pool_of(page_bytes);
 	struct hugepool_state st;
 	if (!p || hugepool_read(page_bytes, &st) != 0)
