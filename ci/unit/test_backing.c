@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backing.h"
@@ -170,6 +172,49 @@ static void test_hugetlb_1g(void **state)
 	check_hugetlb(BACKING_HUGETLB_1G, GB);
 }
 
+/* The pool files claim free pages the kernel does not have (a fake pool
+ * directory, while the real 2M pool is short): mmap fails with ENOMEM and
+ * buffer_alloc must turn that into a skip with a reason, never a SIGBUS on
+ * first touch. */
+static void test_hugetlb_enomem_is_skip(void **state)
+{
+	(void)state;
+	const size_t pages = 4;
+	struct hugepool_state real;
+	if (hugepool_read(2 * MB, &real) != 0 || real.free - real.resv >= (long)pages)
+		skip_because("the real 2M pool has free pages; the ENOMEM path cannot be provoked");
+	char root[64], pool[128], path[256];
+	snprintf(root, sizeof(root), "/tmp/nb-backing.XXXXXX");
+	assert_non_null(mkdtemp(root));
+	snprintf(pool, sizeof(pool), "%s/hugepages-2048kB", root);
+	assert_int_equal(mkdir(pool, 0755), 0);
+	static const char *const files[] = {"nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"};
+	static const char *const values[] = {"9", "9", "0", "0"};
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pool, files[i]);
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(values[i], f);
+		assert_int_equal(fclose(f), 0);
+	}
+	hugepool_set_root(root);
+
+	struct buffer b;
+	nb_error err;
+	int rc = buffer_alloc(&b, BACKING_HUGETLB_2M, pages * 2 * MB, &err);
+	hugepool_set_root(NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pool, files[i]);
+		unlink(path);
+	}
+	rmdir(pool);
+	rmdir(root);
+	assert_int_equal(rc, 1);
+	print_message("reason: %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "cannot map 4 2M hugetlb pages"));
+	assert_null(b.base);
+}
+
 static void test_bad_requests(void **state)
 {
 	(void)state;
@@ -200,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_hugetlb_2m),
 		cmocka_unit_test(test_hugetlb_1g),
+		cmocka_unit_test(test_hugetlb_enomem_is_skip),
 		cmocka_unit_test(test_bad_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
