@@ -95,7 +95,7 @@ static int hugetlb_usable(enum backing_kind kind, size_t bytes, nb_error *err)
 	 * is only known when buffer_alloc() asks for it. */
 	if (access(path, W_OK) == 0)
 		return 0;
-	return nb_skip(err, "the %s hugetlb pool has %ld free pages, %zu needed, and only root can grow it; run: "
+	return nb_skip(err, "the %s hugetlb pool has %ld free pages, %zu needed, and only root can grow it; as root run: "
 		       "echo %ld > %s", label, avail, need, st.total + (long)need - avail, path);
 }
 
