@@ -47,10 +47,17 @@ struct buffer {
 
 /* Map, populate and verify a buffer.  For hugetlb backings the pool is grown
  * first when needed (and restored later, see hugepool.h).  Returns 0, 1 when
- * the backing cannot be had (reason in err), or -1 on error. */
+ * the backing cannot be had (reason in err), or -1 on error.
+ * bytes need not be a multiple of the page size: the mapping, the touching
+ * and the verification cover it rounded up to whole pages, so a 64K working
+ * set on "thp" sits at the start of one verified 2M page.  A THP buffer the
+ * kernel backed with 4K pages is still returned (0), with verified_page_bytes
+ * 4096: the caller decides what that means for its measurement. */
 int buffer_alloc(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err);
 /* Re-read the verification (e.g. after a run, to catch khugepaged splitting). */
 int buffer_verify(struct buffer *buf, nb_error *err);
+/* Unmap (idempotent).  Pools grown for the buffer stay grown until
+ * hugepool_restore_all() or exit, so a run can reuse them. */
 void buffer_free(struct buffer *buf);
 
 /* {"requested": "thp", "requested_page_bytes": N, "verified_page_bytes": N,
