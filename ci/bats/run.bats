@@ -92,19 +92,24 @@ setup_file() {
 
 @test "SIGINT during a run: pools restored, no results file, no temporary file" {
 	is_root || skip "not root: no pools to reserve"
-	local out="$BATS_TEST_TMPDIR/int.json"
+	local out="$BATS_TEST_TMPDIR/int.json" before
+	before=$(pool_size 2048)
+	# Without job control a background job starts with SIGINT ignored (and
+	# nestbench, like any well-behaved tool, keeps an inherited SIG_IGN).
+	set -m
 	"$NB" run --suite quick --backing hugetlb-2m --out "$out" --quiet &
 	local pid=$!
+	set +m
 	# Wait until the pool has grown, i.e. the run is measuring on hugetlb pages.
 	for _ in $(seq 100); do
-		[ "$(pool_size 2048)" != "$POOL2M_BEFORE" ] && break
+		[ "$(pool_size 2048)" != "$before" ] && break
 		sleep 0.1
 	done
-	[ "$(pool_size 2048)" != "$POOL2M_BEFORE" ]
+	[ "$(pool_size 2048)" != "$before" ]
 	kill -INT "$pid"
 	run wait "$pid"
 	[ "$status" -ne 0 ]
-	[ "$(pool_size 2048)" = "$POOL2M_BEFORE" ]
+	[ "$(pool_size 2048)" = "$before" ]
 	[ ! -e "$out" ]
 	run bash -c "ls '$BATS_TEST_TMPDIR' | grep -c tmp"
 	assert_output 0
@@ -116,10 +121,15 @@ setup_file() {
 	free=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages 2>/dev/null || echo 0)
 	[ "$free" -eq 0 ] || skip "the 1G pool already has free pages"
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
-	local dir="$BATS_TEST_TMPDIR/nobody"
-	mkdir -p "$dir" && chmod 777 "$dir"
+	# The bats temporary directories are private to root: use a shared one.
+	local dir
+	dir=$(mktemp -d /tmp/nestbench-nobody.XXXXXX)
+	chmod 777 "$dir"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run --backing hugetlb-1g --suite smoke --out "$dir/x.json"
+	local files
+	files=$(ls -A "$dir")
+	rm -rf "$dir"
 	assert_failure 1
 	assert_output --partial "hugetlb-1g"
-	[ ! -e "$dir/x.json" ]
+	[ -z "$files" ]
 }

@@ -75,9 +75,9 @@ static void groups_are_visited_whole(void **state)
 static void lines_spread_over_sets(void **state)
 {
 	(void)state;
-	/* Any 64 consecutive page-stride elements use all 64 lines of a page,
-	 * so a page-stride chase covers every L1 set evenly. */
-	for (uint64_t start = 0; start < 5000; start += 613) {
+	/* Every aligned block of 64 page-stride elements uses all 64 lines of a
+	 * page, so a page-stride chase covers every L1 set evenly. */
+	for (uint64_t start = 0; start < 8192; start += 64 * 7) {
 		int used[64] = {0};
 		for (uint64_t e = start; e < start + 64; e++)
 			used[(chase_element_offset(e, 4096) % 4096) / 64]++;

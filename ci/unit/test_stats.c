@@ -17,16 +17,16 @@ static void summary_of_known_data(void **state)
 	const double v[] = {7, 3, 11, 1, 9, 5, 2, 10, 6, 8, 4};
 	struct summary s;
 	assert_int_equal(summarize(v, 11, &s), 0);
-	assert_double_equal(s.median, 6, 1e-12);
-	assert_double_equal(s.min, 1, 1e-12);
-	assert_double_equal(s.max, 11, 1e-12);
-	assert_double_equal(s.mean, 6, 1e-12);
-	assert_double_equal(s.stddev, sqrt(11.0), 1e-12);
-	assert_double_equal(s.cv, sqrt(11.0) / 6, 1e-12);
+	assert_float_equal(s.median, 6, 1e-12);
+	assert_float_equal(s.min, 1, 1e-12);
+	assert_float_equal(s.max, 11, 1e-12);
+	assert_float_equal(s.mean, 6, 1e-12);
+	assert_float_equal(s.stddev, sqrt(11.0), 1e-12);
+	assert_float_equal(s.cv, sqrt(11.0) / 6, 1e-12);
 	/* n = 11: ranks 2 and 10 give coverage 1 - 2*(1+11)/2048 = 0.98828. */
-	assert_double_equal(s.ci95_low, 2, 1e-12);
-	assert_double_equal(s.ci95_high, 10, 1e-12);
-	assert_double_equal(s.ci_coverage, 1 - 24.0 / 2048, 1e-9);
+	assert_float_equal(s.ci95_low, 2, 1e-12);
+	assert_float_equal(s.ci95_high, 10, 1e-12);
+	assert_float_equal(s.ci_coverage, 1 - 24.0 / 2048, 1e-9);
 }
 
 static void even_count_median(void **state)
@@ -35,10 +35,10 @@ static void even_count_median(void **state)
 	const double v[] = {4, 1, 3, 2};
 	struct summary s;
 	assert_int_equal(summarize(v, 4, &s), 0);
-	assert_double_equal(s.median, 2.5, 1e-12);
+	assert_float_equal(s.median, 2.5, 1e-12);
 	/* Four samples cannot reach 95%: the interval is [min, max]. */
-	assert_double_equal(s.ci95_low, 1, 1e-12);
-	assert_double_equal(s.ci95_high, 4, 1e-12);
+	assert_float_equal(s.ci95_low, 1, 1e-12);
+	assert_float_equal(s.ci95_high, 4, 1e-12);
 	assert_true(s.ci_coverage < 0.95);
 }
 
@@ -53,8 +53,8 @@ static void ci_coverage_is_largest_rank_at_95(void **state)
 		v[i] = 100 - i;
 	struct summary s;
 	summarize(v, 31, &s);
-	assert_double_equal(s.ci95_low, 79, 1e-12); /* the 10th smallest of 70..100 */
-	assert_double_equal(s.ci95_high, 91, 1e-12);
+	assert_float_equal(s.ci95_low, 79, 1e-12); /* the 10th smallest of 70..100 */
+	assert_float_equal(s.ci95_high, 91, 1e-12);
 }
 
 static void rejects_empty_and_nonfinite(void **state)
@@ -103,8 +103,8 @@ static void one_clear_step_is_one_knee(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(k[0].index, 4);
 	assert_int_equal(k[0].working_set_bytes, 4096 << 4);
-	assert_double_equal(k[0].before, 1.0, 1e-12);
-	assert_double_equal(k[0].after, 5.0, 1e-12);
+	assert_float_equal(k[0].before, 1.0, 1e-12);
+	assert_float_equal(k[0].after, 5.0, 1e-12);
 }
 
 static void gradual_step_is_one_knee_and_noise_is_none(void **state)
@@ -118,8 +118,8 @@ static void gradual_step_is_one_knee_and_noise_is_none(void **state)
 	struct knee k[4];
 	assert_int_equal(find_knees(c, 7, 1.25, k, 4), 1);
 	assert_int_equal(k[0].index, 3);
-	assert_double_equal(k[0].before, 1.0, 1e-12);
-	assert_double_equal(k[0].after, 1.573, 1e-12);
+	assert_float_equal(k[0].before, 1.0, 1e-12);
+	assert_float_equal(k[0].after, 1.573, 1e-12);
 
 	/* A big jump whose intervals overlap is noise, not a knee. */
 	for (int i = 0; i < 7; i++)
