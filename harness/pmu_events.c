@@ -371,7 +371,19 @@ int pmu_eventset_for(const char *name, struct pmu_eventset *set, nb_error *err)
 /* The core PMU libpfm4 detected on this CPU (not the generic perf PMUs), or NULL. */
 static const char *detected_core_pmu(void)
 {
+	/* LIBPFM_FORCE_PMU makes that PMU the default one, but libpfm4 still
+	 * reports the CPU's own as present too: prefer the forced one. */
+	const char *forced = getenv("LIBPFM_FORCE_PMU");
 	pfm_pmu_t p;
+	pfm_for_all_pmus(p)
+	{
+		pfm_pmu_info_t info;
+		memset(&info, 0, sizeof(info));
+		info.size = sizeof(info);
+		if (forced && pfm_get_pmu_info(p, &info) == PFM_SUCCESS && info.is_present && info.name &&
+		    !strcmp(info.name, forced))
+			return info.name;
+	}
 	pfm_for_all_pmus(p)
 	{
 		pfm_pmu_info_t info;
