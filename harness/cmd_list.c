@@ -5,15 +5,18 @@
 #include "backing.h"
 #include "commands.h"
 #include "kernel.h"
+#include "pmu.h"
 #include "suite.h"
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: nestbench list [kernels|backings|suites]...\n\n"
+	fprintf(out, "usage: nestbench list [--events LIST] [kernels|backings|suites|events]...\n\n"
 		     "Show what can be run: the kernels with their metric and parameters, the memory\n"
 		     "backings and whether each can be had now (and why not, and how to enable it),\n"
-		     "and the suites.  With no argument, all of them.\n\n"
-		     "  -h, --help   this help\n");
+		     "the suites, and the PMU events resolved for this CPU with their encodings and\n"
+		     "whether each can be opened here.  With no topic, all of them.\n\n"
+		     "  -e, --events LIST   resolve these libpfm4 event strings instead of the CPU's set\n"
+		     "  -h, --help          this help\n");
 }
 
 static void list_kernels(FILE *out)
@@ -39,6 +42,16 @@ static void list_backings(FILE *out)
 	}
 }
 
+static const char *events_override;
+
+static void list_events(FILE *out)
+{
+	nb_error err;
+	fprintf(out, "events:\n");
+	if (pmu_list_events(out, 0, events_override, &err))
+		fprintf(out, "  cannot resolve the event set: %s\n", err.msg);
+}
+
 static void list_suites(FILE *out)
 {
 	fprintf(out, "suites:\n");
@@ -48,14 +61,20 @@ static void list_suites(FILE *out)
 
 int cmd_list(int argc, char **argv)
 {
-	static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct option options[] = {
+		{"events", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	events_override = NULL;
+	while ((c = getopt_long(argc, argv, "e:h", options, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return EXIT_OK;
+		}
+		if (c == 'e') {
+			events_override = optarg;
+			continue;
 		}
 		nb_error_msg("list: unknown option '%s' (see 'nestbench list --help')", argv[optind - 1]);
 		return EXIT_USAGE;
@@ -63,13 +82,16 @@ int cmd_list(int argc, char **argv)
 	static const struct {
 		const char *name;
 		void (*fn)(FILE *);
-	} topics[] = {{"kernels", list_kernels}, {"backings", list_backings}, {"suites", list_suites}};
+	} topics[] = {{"kernels", list_kernels},
+		      {"backings", list_backings},
+		      {"suites", list_suites},
+		      {"events", list_events}};
 	for (int i = optind; i < argc; i++) {
 		size_t t = 0;
 		while (t < ARRAY_SIZE(topics) && strcmp(argv[i], topics[t].name))
 			t++;
 		if (t == ARRAY_SIZE(topics)) {
-			nb_error_msg("list: unknown topic '%s' (kernels, backings or suites)", argv[i]);
+			nb_error_msg("list: unknown topic '%s' (kernels, backings, suites or events)", argv[i]);
 			return EXIT_USAGE;
 		}
 	}

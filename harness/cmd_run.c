@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "pmu.h"
 #include "run.h"
 
 static void usage(FILE *out)
@@ -29,6 +30,9 @@ static void usage(FILE *out)
 		"      --stride SIZE         chase: distance between elements (default 4k: one per page)\n"
 		"      --tlb-locality SIZE   chase: visit pages in random order within groups of SIZE\n"
 		"      --seed N              permutation seed (default 1)\n"
+		"  -e, --events LIST         PMU events (libpfm4 strings, comma-separated) instead of this\n"
+		"                            CPU's page-walk set (see 'nestbench list events')\n"
+		"      --no-pmu              do not open hardware counters\n"
 		"  -h, --help                this help\n\n"
 		"Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
 		"Progress goes to stderr when it is a terminal; the summary table to stdout.\n"
@@ -45,6 +49,7 @@ enum {
 	OPT_STRIDE,
 	OPT_TLB_LOCALITY,
 	OPT_SEED,
+	OPT_NO_PMU,
 };
 
 static const struct option options[] = {
@@ -63,6 +68,8 @@ static const struct option options[] = {
 	{"stride", required_argument, NULL, OPT_STRIDE},
 	{"tlb-locality", required_argument, NULL, OPT_TLB_LOCALITY},
 	{"seed", required_argument, NULL, OPT_SEED},
+	{"events", required_argument, NULL, 'e'},
+	{"no-pmu", no_argument, NULL, OPT_NO_PMU},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -170,7 +177,7 @@ int cmd_run(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:k:b:c:o:qh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:k:b:c:o:qe:h", options, NULL)) != -1) {
 		rc = 0;
 		switch (c) {
 		case 's':
@@ -197,6 +204,8 @@ int cmd_run(int argc, char **argv)
 		case OPT_STRIDE: rc = size_arg("stride", optarg, &stride); break;
 		case OPT_TLB_LOCALITY: rc = size_arg("tlb-locality", optarg, &locality); break;
 		case OPT_SEED: rc = uint_arg("seed", optarg, 0, ~0ul, &seed); break;
+		case 'e': cfg.events = optarg; break;
+		case OPT_NO_PMU: cfg.no_pmu = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default:
 			if (optopt && optopt < 256)
@@ -212,6 +221,18 @@ int cmd_run(int argc, char **argv)
 	if (optind < argc) {
 		nb_error_msg("run: unexpected argument '%s' (see 'nestbench run --help')", argv[optind]);
 		return EXIT_USAGE;
+	}
+
+	if (cfg.events && !cfg.no_pmu) {
+		/* A bad event string is a usage error, found before anything runs. */
+		nb_error err;
+		struct pmu_request rq = {.events = cfg.events, .no_software = 1};
+		struct pmu_session *probe = pmu_session_open(&rq, &err);
+		if (!probe) {
+			nb_error_msg("--events: %s", err.msg);
+			return EXIT_USAGE;
+		}
+		pmu_session_close(probe);
 	}
 
 	const struct suite *s = cfg.suite;

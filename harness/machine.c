@@ -4,6 +4,7 @@
  * its section carries a "reason", so a results file never holds a guess.
  */
 #include "machine.h"
+#include "pmu.h"
 
 #include <cpuid.h>
 #include <errno.h>
@@ -282,5 +283,6 @@ json_t *machine_facts_json(void)
 		json_object_set_new(o, "hostname", json_null());
 	}
 	json_object_set_new(o, "user_is_root", json_boolean(geteuid() == 0));
+	json_object_set_new(o, "pmu", pmu_info_json());
 	return o;
 }

@@ -265,6 +265,23 @@ static void print_perf(FILE *out, const json_t *facts, bool root)
 		kv(out, "to enable", "sudo sysctl -w kernel.perf_event_paranoid=1 (or run as root)");
 }
 
+static void print_pmu(FILE *out, const json_t *pmu)
+{
+	section(out, "PMU");
+	if (!pmu) {
+		kv(out, "state", "unknown");
+		return;
+	}
+	kv(out, "event set", "%s", str(pmu, "event_set", "none (libpfm4 knows no PMU for this CPU)"));
+	if (json_is_string(json_object_get(pmu, "event_set_note")))
+		kv(out, "note", "%s", str(pmu, "event_set_note", ""));
+	kv(out, "kernel cpu pmu", "%s", yesno(pmu, "kernel_cpu_pmu"));
+	kv(out, "hardware counting", "%s", yesno(pmu, "hardware_counting"));
+	if (!is_true(pmu, "hardware_counting"))
+		kv(out, "why not, fix", "%s: %s", str(pmu, "errno_name", "?"), str(pmu, "reason", "unknown"));
+	kv(out, "software counting", "%s", yesno(pmu, "software_counting"));
+}
+
 void machine_facts_print(FILE *out, const json_t *facts)
 {
 	bool root = is_true(facts, "user_is_root");
@@ -280,4 +297,5 @@ void machine_facts_print(FILE *out, const json_t *facts)
 	print_kvm(out, member(facts, "kvm"));
 	print_topology(out, member(facts, "topology"));
 	print_perf(out, facts, root);
+	print_pmu(out, member(facts, "pmu"));
 }

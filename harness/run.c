@@ -11,6 +11,7 @@
 #include "knees.h"
 #include "machine.h"
 #include "measure.h"
+#include "pmu.h"
 #include "results.h"
 #include "run_summary.h"
 #include "stats.h"
@@ -42,18 +43,34 @@ json_t *run_config_json(const struct run_config *cfg, const char *out_path)
 			      (json_int_t)cfg->kopt.tlb_locality_bytes, "seed", (json_int_t)(cfg->kopt.seed & INT64_MAX),
 			      "command_line", argv, "out", out_path);
 	json_object_set_new(c, "cpu", cfg->cpu >= 0 ? json_integer(cfg->cpu) : json_null());
+	json_object_set_new(c, "events", cfg->events ? json_string(cfg->events) : json_null());
+	json_object_set_new(c, "pmu", json_boolean(!cfg->no_pmu));
 	return c;
 }
 
-/* Software counters around every timed sample (proof of what ran). */
+/* Counters around every timed sample: software events on every machine
+ * (proof of what ran), PMU walk events where the hardware has them. */
+struct counting {
+	struct swcount *sw;        /* NULL when software events cannot be opened */
+	struct pmu_session *pmu;   /* NULL when --no-pmu */
+};
+
 static void obs_start(void *p)
 {
-	swcount_start(p);
+	struct counting *c = p;
+	if (c->sw)
+		swcount_start(c->sw);
+	if (c->pmu)
+		pmu_session_start(c->pmu);
 }
 
 static void obs_stop(void *p)
 {
-	swcount_stop(p);
+	struct counting *c = p;
+	if (c->pmu)
+		pmu_session_stop(c->pmu);
+	if (c->sw)
+		swcount_stop(c->sw);
 }
 
 struct run_state {
@@ -65,7 +82,26 @@ struct run_state {
 	int progress;
 	struct swcount sw;
 	int have_sw;
+	int pmu_described; /* the run-level "pmu" object has been written */
 };
+
+/* The PMU part of a measurement.  When no hardware event could be counted
+ * the per-event reasons are the same for every measurement: they go once
+ * into the document's top-level "pmu", and the measurement keeps the verdict. */
+static json_t *pmu_part(struct run_state *rs, struct pmu_session *s, uint64_t ops)
+{
+	json_t *full = pmu_session_json(s, ops);
+	if (!rs->pmu_described) {
+		json_object_set(rs->doc, "pmu", full);
+		rs->pmu_described = 1;
+	}
+	if (json_is_true(json_object_get(full, "available")))
+		return full;
+	json_t *brief = json_pack("{s:b, s:O, s:O}", "available", 0, "reason", json_object_get(full, "reason"), "pmu",
+				  json_object_get(full, "pmu"));
+	json_decref(full);
+	return brief;
+}
 
 static void add_flags(json_t *flags, const struct buffer *buf, const struct summary *s, const uint64_t *counts,
 		      int have_sw)
@@ -123,15 +159,31 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		.warmup_samples = cfg->warmup_samples,
 		.target_sample_ns = cfg->target_sample_ns,
 	};
-	struct measure_observer obs = {&rs->sw, obs_start, obs_stop};
+	struct counting cnt = {rs->have_sw ? &rs->sw : NULL, NULL};
+	if (!cfg->no_pmu) {
+		struct pmu_request rq = {.events = cfg->events, .no_software = 1};
+		cnt.pmu = pmu_session_open(&rq, &err);
+		if (!cnt.pmu) {
+			nb_error_msg("%s", err.msg);
+			json_decref(ctx.params);
+			json_decref(ctx.flags);
+			json_decref(m);
+			if (k->teardown)
+				k->teardown(&ctx);
+			return -1;
+		}
+	}
+	struct measure_observer obs = {&cnt, obs_start, obs_stop};
 	struct measure_result res = {0};
 	uint64_t counts[SWC_COUNT];
 	if (rs->have_sw)
 		swcount_reset(&rs->sw);
-	rc = measure_kernel(&ctx, &mc, rs->have_sw ? &obs : NULL, &res, &err);
+	rc = measure_kernel(&ctx, &mc, &obs, &res, &err);
 	if (k->teardown)
 		k->teardown(&ctx);
 	if (rc) {
+		if (cnt.pmu)
+			pmu_session_close(cnt.pmu);
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
 		json_decref(m);
@@ -155,6 +207,10 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		json_t *c = swcount_json(&rs->sw, counts);
 		json_object_set_new(c, "ops_counted", json_integer((json_int_t)res.total_ops));
 		json_object_set_new(m, "counters", c);
+	}
+	if (cnt.pmu) {
+		json_object_set_new(m, "pmu", pmu_part(rs, cnt.pmu, res.total_ops));
+		pmu_session_close(cnt.pmu);
 	}
 	add_flags(ctx.flags, buf, &s, counts, rs->have_sw);
 	json_object_set_new(m, "flags", ctx.flags);

@@ -32,6 +32,8 @@ struct run_config {
 	unsigned per_octave, samples, warmup_samples;
 	double target_sample_ns;
 	struct kernel_options kopt;
+	const char *events;     /* --events: libpfm4 event strings replacing the CPU's set */
+	int no_pmu;             /* --no-pmu: no hardware counter groups at all */
 	int argc;
 	char **argv;
 };
