@@ -76,9 +76,7 @@ test: deps
 	@ci/run-tests.sh
 
 lint:
-	shellcheck ci/*.sh ci/cloud/*.sh .ci/run
-	$(MAKE) --no-print-directory clean
-	$(MAKE) --no-print-directory CC=clang all unit
+	bats ci/bats/lint.bats
 
 clean:
 	rm -rf $(BUILD)

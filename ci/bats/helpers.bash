@@ -4,7 +4,9 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
+# shellcheck disable=SC2034 # used by the test files that load this
 NB="$BATS_TEST_DIRNAME/../../build/nestbench"
+# shellcheck disable=SC2034
 SCHEMA="$BATS_TEST_DIRNAME/../../results/schema.json"
 
 # Validate a results file against results/schema.json (Debian's python3-jsonschema).
