@@ -35,6 +35,12 @@ struct measure_result {
 	uint64_t total_ops;       /* operations done while the observer was running */
 };
 
+/* Cost per operation of the chase loop's own bookkeeping (counter and
+ * branch, one per eight accesses) with no loads: recorded, not subtracted,
+ * because on an out-of-order core it runs beside the dependent-load chain
+ * rather than adding to it. */
+double measure_loop_overhead_ns(void);
+
 int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, const struct measure_observer *obs,
 		   struct measure_result *out, nb_error *err);
 

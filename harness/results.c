@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "measure.h"
 #include "tsc.h"
 
 void results_timestamp(time_t t, char *buf, size_t len)
@@ -22,8 +23,9 @@ void results_timestamp(time_t t, char *buf, size_t len)
 
 json_t *results_new(json_t *host, json_t *config, const char *timestamp)
 {
-	json_t *timing = json_pack("{s:s, s:f, s:I}", "clock", "tsc", "tsc_ticks_per_ns", tsc_ticks_per_ns(),
-				   "timer_overhead_ticks", (json_int_t)tsc_overhead_ticks());
+	json_t *timing = json_pack("{s:s, s:f, s:I, s:f}", "clock", "tsc", "tsc_ticks_per_ns", tsc_ticks_per_ns(),
+				   "timer_overhead_ticks", (json_int_t)tsc_overhead_ticks(), "loop_overhead_ns_per_access",
+				   measure_loop_overhead_ns());
 	return json_pack("{s:i, s:{s:s, s:s}, s:s, s:o, s:o, s:o, s:[], s:{s:[], s:[]}}", "schema_version",
 			 RESULTS_SCHEMA_VERSION, "tool", "name", "nestbench", "version", NESTBENCH_VERSION, "timestamp",
 			 timestamp, "host", host, "config", config, "timing", timing, "measurements", "derived",

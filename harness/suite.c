@@ -28,7 +28,7 @@ const struct suite suites[] = {
 		.per_octave = 2,
 		.samples = 11,
 		.warmup_samples = 2,
-		.target_sample_ns = 5e6,
+		.target_sample_ns = 10e6,
 	},
 	{
 		.name = "full",

@@ -134,3 +134,21 @@ setup_file() {
 	assert_output --partial "hugetlb-1g"
 	[ -z "$files" ]
 }
+
+@test "on a terminal: one progress line per measurement on stderr" {
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	local out="$BATS_TEST_TMPDIR/tty.json"
+	# script gives the command a pseudo-terminal; its stdout and stderr both land in the log.
+	run script -qec "'$NB' run --kernel chase,chase-ctl --backing 4k --ws-min 16k --ws-max 64k --points-per-octave 1 --samples 3 --out '$out'" /dev/null
+	assert_success
+	local lines
+	lines=$(grep -c 'nestbench: \[[0-9]*/6\]' <<<"$output")
+	[ "$lines" -eq 6 ]
+	run jq '.measurements | length' "$out"
+	assert_output 6
+}
+
+@test "timer and loop overheads are measured and recorded" {
+	run jq -e '.timing | .tsc_ticks_per_ns > 0 and .timer_overhead_ticks >= 0 and .loop_overhead_ns_per_access >= 0' "$NB_OUT"
+	assert_success
+}
