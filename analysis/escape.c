@@ -36,7 +36,7 @@ void esc_md(FILE *out, const char *s)
 			esc_html(out, one);
 		} else if (is_control(c)) {
 			fputc(' ', out);
-		} else if (strchr("\\`*_{}[]()#+!|~-.", c)) {
+		} else if (strchr("\\`*_[]|~#", c)) {
 			fputc('\\', out);
 			fputc(c, out);
 		} else {

@@ -13,7 +13,7 @@
 /* HTML text and attribute values: & < > " ' as entities, control characters as U+FFFD. */
 void esc_html(FILE *out, const char *s);
 /* A Markdown table cell: HTML-escaped (renderers pass raw HTML through),
- * Markdown punctuation backslash-escaped, newlines and controls as spaces. */
+ * Markdown emphasis, code, link, table and heading characters backslash-escaped, newlines and controls as spaces. */
 void esc_md(FILE *out, const char *s);
 /* A terminal: control characters (newline, ESC, ...) shown as '?'. */
 void esc_text(FILE *out, const char *s);
