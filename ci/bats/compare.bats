@@ -227,3 +227,13 @@ hostile() {
 	assert_success
 	[ "$(jq -r '.files[0].machine.host' <<<"$output")" = $'evil\e[2J\nsecond line `reboot` $(id) system("id") <script>alert(1)</script>' ]
 }
+
+@test "regressions: inputs that once broke the reader exit 0 or 1, never crash" {
+	for f in "$ROOT"/ci/fuzz/regressions/*.json; do
+		[ -e "$f" ] || continue
+		run "$NB" compare "$f" "$f"
+		[ "$status" -eq 0 ] || [ "$status" -eq 1 ] || fail "$f: exit $status"
+		run "$NB" report --out "$T/reg" "$f"
+		[ "$status" -eq 0 ] || [ "$status" -eq 1 ] || fail "$f: report exit $status"
+	done
+}
