@@ -32,7 +32,7 @@ SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 UNIT_SRC  := $(wildcard ci/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:ci/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps run test unit bats lint clean
+.PHONY: all deps run test unit bats lint clean fuzz
 all: $(BUILD)/nestbench
 
 # Guest payload fragments add their own rules and append to GUEST_IMAGES.
@@ -77,6 +77,17 @@ test: deps
 
 lint:
 	bats ci/bats/lint.bats
+
+# Fuzz the results-file reader with libFuzzer for FUZZ_SECONDS (clang only).
+FUZZ_SECONDS ?= 60
+FUZZ_SRC  := analysis/resfile.c analysis/identity.c analysis/match.c analysis/bootstrap.c harness/util.c
+fuzz:
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/crashes
+	clang $(BASE_CFLAGS) -Wno-format-nonliteral -O1 -g -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resfile \
+		ci/fuzz/fuzz_resfile.c $(FUZZ_SRC) $(PKG_LIBS) -lm
+	cp ci/fixtures/*.json ci/fuzz/regressions/*.json $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/fuzz_resfile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-artifact_prefix=$(BUILD)/fuzz/crashes/ $(BUILD)/fuzz/corpus
 
 clean:
 	rm -rf $(BUILD)

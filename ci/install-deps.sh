@@ -8,6 +8,7 @@ packages=(
 	libpfm4-dev libhwloc-dev hwloc libjansson-dev libcmocka-dev
 	gnuplot-nox bats bats-assert bats-support shellcheck
 	python3-jsonschema jq
+	chromium libclang-rt-dev
 )
 
 missing=()

@@ -15,6 +15,8 @@ static const struct command commands[] = {
 	{"info", cmd_info, "machine, hypervisor, MMU virtualization mode, page pools, topology"},
 	{"list", cmd_list, "kernels, memory backings (usable now or why not), suites"},
 	{"run", cmd_run, "run a suite or single kernels and write a results file"},
+	{"compare", cmd_compare, "ratios with confidence intervals across results files; regression gate"},
+	{"report", cmd_report, "plots (gnuplot), report.md and a self-contained report.html"},
 };
 
 static void usage(FILE *out)

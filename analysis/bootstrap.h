@@ -1,0 +1,56 @@
+/* bootstrap.h - confidence intervals for the ratio of two medians.
+ *
+ * Method (percentile bootstrap): the two sample sets are resampled
+ * independently with replacement, `iters` times; each round gives
+ * median(B*) / median(A*).  The 95% interval is the 2.5th and 97.5th
+ * percentile of those ratios (linear interpolation between order
+ * statistics, "type 7").  The point estimate is median(B) / median(A) of the
+ * samples themselves.  The difference is significant when the interval
+ * excludes 1.
+ *
+ * The random numbers come from xoshiro256** seeded through splitmix64, so a
+ * given seed gives the same intervals on every machine and every run.
+ */
+#ifndef NESTBENCH_BOOTSTRAP_H
+#define NESTBENCH_BOOTSTRAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define BOOT_DEFAULT_ITERS 2000
+#define BOOT_DEFAULT_SEED 0x6e65737462656e63ull /* "nestbenc" */
+/* Fewer samples than this on either side: no significance is claimed. */
+#define BOOT_MIN_SAMPLES 5
+
+struct rng {
+	uint64_t s[4];
+};
+
+void rng_seed(struct rng *r, uint64_t seed);
+uint64_t rng_next(struct rng *r);
+/* Uniform integer in [0, n), n > 0, without modulo bias. */
+uint64_t rng_below(struct rng *r, uint64_t n);
+
+/* FNV-1a of a string: mixes a measurement's identity into the seed so each
+ * comparison's interval does not depend on the order of comparisons. */
+uint64_t hash_string(const char *s);
+
+/* Median of n > 0 values (copies; does not reorder x). */
+double median_of(const double *x, size_t n);
+/* Quantile q in [0,1] of sorted values, type 7. */
+double quantile_sorted(const double *sorted, size_t n, double q);
+
+struct ratio_ci {
+	double median_a, median_b;
+	double ratio, lo, hi;  /* B/A and its 95% interval */
+	int enough_samples;    /* both sides have >= BOOT_MIN_SAMPLES */
+	int significant;       /* enough_samples and the interval excludes 1 */
+};
+
+/* Returns 0, or -1 when a side is empty or median(A) is 0 (no ratio exists). */
+int bootstrap_ratio(const double *a, size_t na, const double *b, size_t nb, unsigned iters, uint64_t seed,
+		    struct ratio_ci *out, nb_error *err);
+
+#endif

@@ -1,0 +1,641 @@
+/* report.c - `nestbench report`: plots, report.md and a self-contained report.html. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "compare_out.h"
+#include "doc.h"
+#include "gnuplot.h"
+#include "match.h"
+#include "plotdata.h"
+#include "resfile.h"
+
+#define MAX_WS 8
+#define MAX_PLOTS 64
+#define NOISY_CV 0.10
+#define MIN_COVERAGE 0.95
+
+struct plot {
+	char name[64];
+	char caption[240];
+};
+
+struct report {
+	const struct res_file *files;
+	size_t n;
+	int dirfd;
+	const char *outdir;
+	char templates[PATH_MAX];
+	struct plot plots[MAX_PLOTS];
+	size_t nplots;
+	char missing[8][240]; /* sentences for plots that could not be drawn */
+	size_t nmissing;
+	int gnuplot_warnings;
+	int ncaveats;
+	struct comparison cmp;
+	struct cmp_settings cs;
+};
+
+static void report_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nestbench report FILE... [--out DIR] [--ws SIZE]... [--templates DIR]\n\n"
+		"Write plots (SVG and PNG, drawn by gnuplot from fixed templates), report.md and a\n"
+		"self-contained report.html (SVG inlined, no network) from one or more results files.\n"
+		"With several files, the first is the baseline of the comparison tables.\n\n"
+		"  --out DIR        report directory (default: report), created if missing\n"
+		"  --ws SIZE        working set for the guest page x host backing heatmap (repeatable,\n"
+		"                   e.g. 64M); default: the largest with VM and native chase data\n"
+		"  --templates DIR  gnuplot templates (default: $NESTBENCH_TEMPLATES, or\n"
+		"                   analysis/templates next to the binary's build directory)\n\n"
+		"Exit status: 0 report written, 1 a file is unreadable or invalid or gnuplot failed,\n"
+		"2 usage error.\n");
+}
+
+static int find_templates(struct report *r, const char *opt)
+{
+	char exe[PATH_MAX], probe[PATH_MAX + 32];
+	const char *cands[3] = {opt, getenv("NESTBENCH_TEMPLATES"), NULL};
+	char rel[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		/* build/nestbench -> <repo>/analysis/templates */
+		snprintf(rel, sizeof(rel), "%s/../analysis/templates", dirname(exe));
+		cands[2] = rel;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
+		if (!cands[i] || !*cands[i])
+			continue;
+		snprintf(probe, sizeof(probe), "%s/sweep.gp", cands[i]);
+		if (access(probe, R_OK) == 0 && realpath(cands[i], r->templates))
+			return 0;
+		if (i == 0)
+			break; /* an explicit --templates that does not work is an error */
+	}
+	return -1;
+}
+
+static void add_missing(struct report *r, const char *sentence)
+{
+	if (r->nmissing < ARRAY_SIZE(r->missing))
+		snprintf(r->missing[r->nmissing++], sizeof(r->missing[0]), "%s", sentence);
+}
+
+/* Draw NAME.dat with a template as SVG and PNG. */
+static int draw(struct report *r, const char *tmpl, const char *name, const char *caption, struct gp_vars *extra,
+		nb_error *err)
+{
+	char path[PATH_MAX + 64], warn[4096];
+	snprintf(path, sizeof(path), "%s/%s", r->templates, tmpl);
+	static const char *const fmts[] = {"svg", "png"};
+	for (size_t i = 0; i < ARRAY_SIZE(fmts); i++) {
+		struct gp_vars v = *extra;
+		gp_var_str(&v, "fmt", fmts[i]);
+		gp_var_str(&v, "name", name);
+		if (gp_run(r->outdir, path, &v, warn, sizeof(warn), err))
+			return -1;
+		for (char *line = strtok(warn, "\n"); line; line = strtok(NULL, "\n")) {
+			if (!*line)
+				continue;
+			nb_warn("gnuplot (%s.%s): %s", name, fmts[i], line);
+			r->gnuplot_warnings++;
+		}
+	}
+	if (r->nplots < MAX_PLOTS) {
+		struct plot *p = &r->plots[r->nplots++];
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		snprintf(p->caption, sizeof(p->caption), "%s", caption);
+	}
+	return 0;
+}
+
+static int sweep(struct report *r, const char *name, int series, int nknees, const char *ttl, const char *ylab,
+		 int logy, const char *caption, nb_error *err)
+{
+	struct gp_vars v = {0};
+	gp_var_int(&v, "n", series);
+	gp_var_int(&v, "nk", nknees);
+	gp_var_int(&v, "logy", logy);
+	gp_var_str(&v, "ttl", ttl);
+	gp_var_str(&v, "ylab", ylab);
+	return draw(r, "sweep.gp", name, caption, &v, err);
+}
+
+static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_error *err)
+{
+	struct plot_src s = {.files = r->files, .n = r->n, .dirfd = r->dirfd};
+	int nk, k;
+	k = plot_latency(&s, &nk, err);
+	if (k < 0)
+		return -1;
+	if (k > 0) {
+		if (sweep(r, "latency", k, nk, "pointer chase: latency vs working set", "median ns per access (log)", 1,
+			  "Latency of the pointer chase vs working set, per backing, native and VM overlaid; "
+			  "bars are 95% intervals of the median, circles the detected knees.",
+			  err))
+			return -1;
+	} else {
+		add_missing(r, "Latency plot not drawn: no chase measurements with a working set.");
+	}
+	k = plot_translation(&s, err);
+	if (k < 0)
+		return -1;
+	if (k > 0) {
+		if (sweep(r, "translation", k, 0, "translation cost: chase minus chase-ctl", "ns per access", 0,
+			  "Address-translation share of each access (chase minus its cache-resident control "
+			  "chase-ctl at the same working set and backing), with 95% intervals.",
+			  err))
+			return -1;
+	} else {
+		add_missing(r, "Translation plot not drawn: derived.translation is empty in every file.");
+	}
+	for (size_t fi = 0; fi < r->n; fi++) {
+		uint64_t list[MAX_WS + 1];
+		size_t nl = 0;
+		for (size_t i = 0; i < nws; i++)
+			list[nl++] = ws_opt[i];
+		if (!nws) {
+			uint64_t d = heatmap_default_ws(&r->files[fi]);
+			if (d)
+				list[nl++] = d;
+		}
+		for (size_t i = 0; i < nl; i++) {
+			char letter[24], ws[32], name[64], ttl[128], cap[240];
+			file_letter(fi, letter, sizeof(letter));
+			format_size((size_t)list[i], ws, sizeof(ws));
+			snprintf(name, sizeof(name), "heatmap-%s-%s", letter, ws);
+			k = plot_heatmap(&s, fi, list[i], name, err);
+			if (k < 0)
+				return -1;
+			if (!k)
+				continue;
+			snprintf(ttl, sizeof(ttl), "guest/native chase latency, file %s, working set %s", letter, ws);
+			snprintf(cap, sizeof(cap),
+				 "File %s: median chase latency in a VM divided by native on the same host backing, "
+				 "per guest page size, at a working set of %s. Blank cells were not measured.",
+				 letter, ws);
+			struct gp_vars v = {0};
+			gp_var_str(&v, "ttl", ttl);
+			if (draw(r, "heatmap.gp", name, cap, &v, err))
+				return -1;
+		}
+	}
+	static const struct {
+		const char *family, *name, *ttl, *cap;
+	} bars[] = {
+		{"ptupdate", "bars-ptupdate", "page-table updates: native vs VM",
+		 "Page-table-update kernels, median per operation with 95% intervals, native vs VM."},
+		{"ctxsw", "bars-ctxsw", "context switches: native vs VM",
+		 "Context-switch kernels, median per switch with 95% intervals, native vs VM."},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bars); i++) {
+		k = plot_bars(&s, bars[i].family, bars[i].name, err);
+		if (k < 0)
+			return -1;
+		if (k > 0) {
+			struct gp_vars v = {0};
+			gp_var_int(&v, "n", k);
+			gp_var_str(&v, "ttl", bars[i].ttl);
+			if (draw(r, "bars.gp", bars[i].name, bars[i].cap, &v, err))
+				return -1;
+		}
+	}
+	int pmu_plots = 0;
+	k = plot_pmu_sweep(&s, "walk_cycle_fraction", "pmu-walk-cycles", err);
+	if (k < 0 || (k > 0 && sweep(r, "pmu-walk-cycles", k, 0, "PMU: fraction of cycles in page walks",
+				     "walk cycles / cycles", 0,
+				     "Fraction of cycles spent in page walks (PMU), per series.", err)))
+		return -1;
+	pmu_plots += k > 0;
+	k = plot_pmu_sweep(&s, "walks_per_access", "pmu-walks-per-access", err);
+	if (k < 0 || (k > 0 && sweep(r, "pmu-walks-per-access", k, 0, "PMU: completed page walks per access",
+				     "walks per access", 0, "Completed page walks per access (PMU), per series.",
+				     err)))
+		return -1;
+	pmu_plots += k > 0;
+	k = plot_pmu_pagemix(&s, "pmu-page-mix", err);
+	if (k < 0)
+		return -1;
+	if (k > 0) {
+		struct gp_vars v = {0};
+		gp_var_str(&v, "ttl", "PMU: page size of completed walks");
+		if (draw(r, "pagemix.gp", "pmu-page-mix", "Page-size mix of completed page walks (PMU).", &v, err))
+			return -1;
+		pmu_plots++;
+	}
+	if (!pmu_plots)
+		add_missing(r, "PMU plots (walk-cycle fraction, walks per access, page-size mix) not drawn: no file "
+			       "has PMU walk counters; see the PMU row of the machine table for why.");
+	return 0;
+}
+
+static void write_machines(struct report *r, struct doc *d)
+{
+	const char *hdr[1 + 27];
+	char letters[27][24];
+	size_t cols = r->n < 26 ? r->n : 26;
+	hdr[0] = "fact";
+	for (size_t i = 0; i < cols; i++) {
+		file_letter(i, letters[i], sizeof(letters[i]));
+		hdr[i + 1] = letters[i];
+	}
+	doc_table_begin(d, hdr, (int)cols + 1);
+	doc_row_begin(d);
+	doc_cell(d, "file");
+	for (size_t i = 0; i < cols; i++)
+		doc_cell(d, r->files[i].path);
+	doc_row_end(d);
+	for (size_t k = 0; k < machine_facts_len; k++) {
+		char buf[512];
+		doc_row_begin(d);
+		doc_cell(d, machine_facts[k].name);
+		for (size_t i = 0; i < cols; i++) {
+			machine_facts[k].get(&r->files[i], buf, sizeof(buf));
+			doc_cell(d, buf);
+		}
+		doc_row_end(d);
+	}
+	doc_table_end(d);
+}
+
+/* A JSON array of strings as one space-separated, still untrusted, string. */
+static void join_strings(const json_t *arr, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < json_array_size(arr) && used + 1 < len; i++) {
+		int w = snprintf(buf + used, len - used, "%s%s", i ? " " : "", json_string_value(json_array_get(arr, i)));
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	if (used >= len && len > 4)
+		strcpy(buf + len - 4, "...");
+}
+
+static void write_config(struct report *r, struct doc *d)
+{
+	static const char *const hdr[] = {"file", "suite", "kernels", "backings", "samples (warm-up)",
+					  "target sample", "command line"};
+	doc_table_begin(d, hdr, 7);
+	for (size_t i = 0; i < r->n; i++) {
+		const json_t *c = r->files[i].config;
+		char letter[24], buf[2048];
+		const char *suite = json_string_value(json_object_get(c, "suite"));
+		file_letter(i, letter, sizeof(letter));
+		doc_row_begin(d);
+		doc_cell(d, letter);
+		doc_cell(d, suite ? suite : "(single kernels)");
+		join_strings(json_object_get(c, "kernels"), buf, sizeof(buf));
+		doc_cell(d, buf);
+		join_strings(json_object_get(c, "backings"), buf, sizeof(buf));
+		doc_cell(d, buf);
+		doc_cellf(d, "%lld (%lld)", (long long)json_integer_value(json_object_get(c, "samples")),
+			  (long long)json_integer_value(json_object_get(c, "warmup_samples")));
+		doc_cellf(d, "%.3g ms", json_number_value(json_object_get(c, "target_sample_ns")) / 1e6);
+		join_strings(json_object_get(c, "command_line"), buf, sizeof(buf));
+		doc_cell(d, buf);
+		doc_row_end(d);
+	}
+	doc_table_end(d);
+}
+
+static void counters_text(const struct res_meas *m, char *buf, size_t len)
+{
+	static const struct {
+		const char *key, *abbr;
+	} c[] = {{"page_faults", "faults"}, {"context_switches", "cs"}, {"cpu_migrations", "migr"}};
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; m->counters && i < ARRAY_SIZE(c); i++) {
+		json_t *v = json_object_get(m->counters, c[i].key);
+		if (!json_is_number(v))
+			continue;
+		int w = snprintf(buf + used, len - used, "%s%s=%.0f", used ? " " : "", c[i].abbr, json_number_value(v));
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static void write_measurements(struct report *r, struct doc *d)
+{
+	static const char *const hdr[] = {"file", "measurement", "metric", "n", "median", "95% CI", "cv",
+					  "counters"};
+	doc_table_begin(d, hdr, 8);
+	for (size_t fi = 0; fi < r->n; fi++) {
+		char letter[24], buf[256];
+		file_letter(fi, letter, sizeof(letter));
+		for (size_t i = 0; i < r->files[fi].nmeas; i++) {
+			const struct res_meas *m = &r->files[fi].meas[i];
+			if (m->skipped)
+				continue;
+			doc_row_begin(d);
+			doc_cell(d, letter);
+			doc_cell(d, m->label);
+			doc_cell(d, m->metric);
+			doc_cellf(d, "%zu", m->n);
+			doc_cellf(d, "%.4g", m->summary.median);
+			doc_cellf(d, "[%.4g, %.4g]", m->summary.ci95_low, m->summary.ci95_high);
+			doc_cellf(d, "%.3f", m->summary.cv);
+			counters_text(m, buf, sizeof(buf));
+			doc_cell(d, buf);
+			doc_row_end(d);
+		}
+	}
+	doc_table_end(d);
+}
+
+static void write_comparison(struct report *r, struct doc *d)
+{
+	static const char *const hdr[] = {"measurement", "metric", "X", "median A", "median X", "X/A", "95% CI",
+					  "significant"};
+	doc_para_begin(d);
+	doc_raw(d,
+		"Ratio X/A of medians against the baseline A, with a 95%% percentile-bootstrap interval "
+		"(%u resamples, seed %llu); significant when the interval excludes 1. Same numbers as "
+		"<code>nestbench compare</code>.",
+		r->cs.iters, r->cs.seed);
+	doc_para_end(d);
+	doc_table_begin(d, hdr, 8);
+	for (size_t i = 0; i < r->cmp.nrows; i++) {
+		const struct cmp_row *c = &r->cmp.rows[i];
+		char letter[24];
+		file_letter(c->file_b, letter, sizeof(letter));
+		doc_row_begin(d);
+		doc_cell(d, c->a->label);
+		doc_cell(d, c->a->metric);
+		doc_cell(d, letter);
+		if (c->have_ratio) {
+			doc_cellf(d, "%.4g", c->ci.median_a);
+			doc_cellf(d, "%.4g", c->ci.median_b);
+			doc_cellf(d, "%.3f", c->ci.ratio);
+			doc_cellf(d, "[%.3f, %.3f]", c->ci.lo, c->ci.hi);
+			doc_cell(d, !c->ci.enough_samples ? "too few samples" : c->ci.significant ? "yes" : "no");
+		} else {
+			for (int k = 0; k < 4; k++)
+				doc_cell(d, "");
+			doc_cell(d, c->why);
+		}
+		doc_row_end(d);
+	}
+	doc_table_end(d);
+	if (r->cmp.nun) {
+		doc_para_begin(d);
+		doc_raw(d, "Not compared (%zu):", r->cmp.nun);
+		doc_para_end(d);
+		doc_list_begin(d);
+		for (size_t i = 0; i < r->cmp.nun; i++) {
+			char l[24];
+			file_letter(r->cmp.un[i].file, l, sizeof(l));
+			doc_item_begin(d);
+			doc_raw(d, "%s: ", l);
+			doc_text(d, r->cmp.un[i].m->label);
+			doc_raw(d, " — ");
+			doc_text(d, r->cmp.un[i].why);
+			doc_item_end(d);
+		}
+		doc_list_end(d);
+	}
+}
+
+static void caveat(struct report *r, struct doc *d, const char *letter, const struct res_meas *m, const char *what,
+		   const char *detail)
+{
+	r->ncaveats++;
+	doc_item_begin(d);
+	doc_raw(d, "%s: ", letter);
+	if (m) {
+		doc_text(d, m->label);
+		doc_raw(d, ": ");
+	}
+	doc_text(d, what);
+	if (detail)
+		doc_text(d, detail);
+	doc_item_end(d);
+}
+
+static void write_caveats(struct report *r, struct doc *d)
+{
+	r->ncaveats = 0;
+	doc_list_begin(d);
+	for (size_t fi = 0; fi < r->n; fi++) {
+		const struct res_file *f = &r->files[fi];
+		char letter[24], pmu[512], buf[128];
+		file_letter(fi, letter, sizeof(letter));
+		res_pmu_state(f, pmu, sizeof(pmu));
+		if (strcmp(pmu, "available")) {
+			caveat(r, d, letter, NULL, "PMU ", pmu);
+		}
+		for (size_t i = 0; i < f->nmeas; i++) {
+			const struct res_meas *m = &f->meas[i];
+			if (m->skipped) {
+				caveat(r, d, letter, m, "skipped: ", m->skipped);
+				continue;
+			}
+			if (!strcmp(m->mode, "qemu-tcg"))
+				caveat(r, d, letter, m, "TCG-only guest (QEMU emulation): functional, not a timing", NULL);
+			if (m->verified_page_bytes < 0)
+				caveat(r, d, letter, m, "pages unverified: no verified page size recorded", NULL);
+			else if (m->requested_page_bytes > 0 && m->verified_page_bytes != m->requested_page_bytes) {
+				snprintf(buf, sizeof(buf), "asked for %lld-byte pages, got %lld", m->requested_page_bytes,
+					 m->verified_page_bytes);
+				caveat(r, d, letter, m, "pages differ from the request: ", buf);
+			} else if (m->coverage >= 0 && m->coverage < MIN_COVERAGE) {
+				snprintf(buf, sizeof(buf), "only %.0f%% of the buffer on the verified page size",
+					 m->coverage * 100);
+				caveat(r, d, letter, m, "", buf);
+			}
+			if (m->summary.cv > NOISY_CV) {
+				snprintf(buf, sizeof(buf), "cv %.2f > %.2f", m->summary.cv, NOISY_CV);
+				caveat(r, d, letter, m, "noisy samples: ", buf);
+			}
+			for (size_t k = 0; k < json_array_size(m->flags); k++)
+				caveat(r, d, letter, m, "flag: ", json_string_value(json_array_get(m->flags, k)));
+		}
+	}
+	if (!r->ncaveats) {
+		doc_item_begin(d);
+		doc_raw(d, "none");
+		doc_item_end(d);
+	}
+	doc_list_end(d);
+}
+
+static void write_body(struct report *r, struct doc *d)
+{
+	doc_begin(d, "nestbench report");
+	doc_para_begin(d);
+	doc_raw(d, "Generated by nestbench %s from %zu results file%s. Quote ratios measured in one run; absolute "
+		   "times depend on the machine.",
+		NESTBENCH_VERSION, r->n, r->n == 1 ? "" : "s");
+	doc_para_end(d);
+	doc_h(d, 2, "Machines");
+	write_machines(r, d);
+	doc_h(d, 2, "Configuration");
+	write_config(r, d);
+	doc_h(d, 2, "Plots");
+	for (size_t i = 0; i < r->nplots; i++)
+		if (doc_plot(d, r->dirfd, r->plots[i].name, r->plots[i].caption))
+			nb_warn("report: cannot inline %s.svg", r->plots[i].name);
+	for (size_t i = 0; i < r->nmissing; i++) {
+		doc_para_begin(d);
+		doc_text(d, r->missing[i]);
+		doc_para_end(d);
+	}
+	if (r->n > 1) {
+		doc_h(d, 2, "Comparison with the baseline");
+		write_comparison(r, d);
+	}
+	doc_h(d, 2, "Measurements");
+	write_measurements(r, d);
+	doc_h(d, 2, "Caveats");
+	write_caveats(r, d);
+	doc_end(d);
+}
+
+static int write_doc(struct report *r, int html, const char *fname, nb_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return nb_fail(err, "out of memory writing %s", fname);
+	struct doc d = {.f = f, .html = html};
+	write_body(r, &d);
+	if (fclose(f) != 0) {
+		free(buf);
+		return nb_fail(err, "out of memory writing %s", fname);
+	}
+	int fd = openat(r->dirfd, fname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	size_t done = 0;
+	while (fd >= 0 && done < len) {
+		ssize_t w = write(fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	int e = errno;
+	if (fd >= 0 && close(fd) != 0 && done == len)
+		done = 0;
+	free(buf);
+	if (fd < 0 || done != len)
+		return nb_fail(err, "cannot write %s/%s: %s", r->outdir, fname, strerror(e));
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+					     {"ws", required_argument, NULL, 'w'},
+					     {"templates", required_argument, NULL, 't'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *out = "report", *tmpl = NULL;
+	uint64_t ws[MAX_WS];
+	size_t nws = 0;
+	nb_error err;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:w:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 't': tmpl = optarg; break;
+		case 'w': {
+			size_t v;
+			if (nws == MAX_WS || parse_size(optarg, &v, &err) || !v) {
+				nb_error_msg("report: invalid --ws '%s': %s", optarg,
+					     nws == MAX_WS ? "at most 8 working sets" : "expected a size such as 64M");
+				return EXIT_USAGE;
+			}
+			ws[nws++] = v;
+			break;
+		}
+		case 'h': report_usage(stdout); return EXIT_OK;
+		default:
+			nb_error_msg("report: unknown or incomplete option '%s' (see 'nestbench report --help')",
+				     argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		nb_error_msg("report: needs at least one results file (see 'nestbench report --help')");
+		return EXIT_USAGE;
+	}
+	if (!*out) {
+		nb_error_msg("report: --out needs a directory name");
+		return EXIT_USAGE;
+	}
+	size_t n = (size_t)(argc - optind);
+	struct res_file *files = calloc(n, sizeof(*files));
+	struct report *r = calloc(1, sizeof(*r));
+	size_t loaded = 0;
+	int rc = EXIT_RUNTIME;
+	if (!files || !r) {
+		nb_error_msg("report: out of memory");
+		goto done;
+	}
+	r->dirfd = -1;
+	for (; loaded < n; loaded++)
+		if (res_load(&files[loaded], argv[optind + (int)loaded], &err)) {
+			res_free(&files[loaded]);
+			nb_error_msg("%s", err.msg);
+			goto done;
+		}
+	r->files = files;
+	r->n = n;
+	r->outdir = out;
+	if (find_templates(r, tmpl)) {
+		nb_error_msg("report: cannot find the gnuplot templates (sweep.gp); pass --templates DIR or set "
+			     "NESTBENCH_TEMPLATES to the analysis/templates directory");
+		goto done;
+	}
+	if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+		nb_error_msg("report: cannot create %s: %s", out, strerror(errno));
+		goto done;
+	}
+	r->dirfd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->dirfd < 0) {
+		nb_error_msg("report: cannot open %s: %s", out, strerror(errno));
+		goto done;
+	}
+	r->cs = (struct cmp_settings){.threshold_pct = -1, .iters = BOOT_DEFAULT_ITERS, .seed = BOOT_DEFAULT_SEED};
+	if (n > 1 && compare_files(files, n, -1, r->cs.iters, r->cs.seed, &r->cmp, &err)) {
+		nb_error_msg("report: %s", err.msg);
+		goto done;
+	}
+	if (make_plots(r, ws, nws, &err)) {
+		nb_error_msg("report: %s", err.msg);
+		goto done;
+	}
+	if (write_doc(r, 0, "report.md", &err) || write_doc(r, 1, "report.html", &err)) {
+		nb_error_msg("report: %s", err.msg);
+		goto done;
+	}
+	printf("report: %s/report.html (and report.md, %zu plots as SVG and PNG)\n", out, r->nplots);
+	if (r->gnuplot_warnings)
+		nb_warn("report: gnuplot printed %d warning line(s), shown above", r->gnuplot_warnings);
+	rc = EXIT_OK;
+done:
+	if (r) {
+		comparison_free(&r->cmp);
+		if (r->dirfd >= 0)
+			close(r->dirfd);
+	}
+	for (size_t i = 0; i < loaded; i++)
+		res_free(&files[i]);
+	free(files);
+	free(r);
+	return rc;
+}
