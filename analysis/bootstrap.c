@@ -4,50 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-void rng_seed(struct rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	/* Reject the top partial range so every value is equally likely. */
-	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-	uint64_t x;
-	do
-		x = rng_next(r);
-	while (x >= limit);
-	return x % n;
-}
-
 uint64_t hash_string(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -80,17 +36,6 @@ static double median_inplace(double *x, size_t n)
 {
 	qsort(x, n, sizeof(*x), cmp_double);
 	return quantile_sorted(x, n, 0.5);
-}
-
-double median_of(const double *x, size_t n)
-{
-	double *t = malloc(n * sizeof(*t));
-	if (!t)
-		return 0;
-	memcpy(t, x, n * sizeof(*t));
-	double m = median_inplace(t, n);
-	free(t);
-	return m;
 }
 
 int bootstrap_ratio(const double *a, size_t na, const double *b, size_t nb, unsigned iters, uint64_t seed,

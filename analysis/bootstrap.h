@@ -8,8 +8,8 @@
  * samples themselves.  The difference is significant when the interval
  * excludes 1.
  *
- * The random numbers come from xoshiro256** seeded through splitmix64, so a
- * given seed gives the same intervals on every machine and every run.
+ * The random numbers come from the project's seeded splitmix64 (bench/rng.h),
+ * so a given seed gives the same intervals on every machine and every run.
  */
 #ifndef NESTBENCH_BOOTSTRAP_H
 #define NESTBENCH_BOOTSTRAP_H
@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
 #include "util.h"
 
 #define BOOT_DEFAULT_ITERS 2000
@@ -24,21 +25,12 @@
 /* Fewer samples than this on either side: no significance is claimed. */
 #define BOOT_MIN_SAMPLES 5
 
-struct rng {
-	uint64_t s[4];
-};
-
-void rng_seed(struct rng *r, uint64_t seed);
-uint64_t rng_next(struct rng *r);
-/* Uniform integer in [0, n), n > 0, without modulo bias. */
-uint64_t rng_below(struct rng *r, uint64_t n);
-
 /* FNV-1a of a string: mixes a measurement's identity into the seed so each
  * comparison's interval does not depend on the order of comparisons. */
 uint64_t hash_string(const char *s);
 
-/* Median of n > 0 values (copies; does not reorder x). */
-double median_of(const double *x, size_t n);
+#include "stats.h" /* median_of */
+
 /* Quantile q in [0,1] of sorted values, type 7. */
 double quantile_sorted(const double *sorted, size_t n, double q);
 

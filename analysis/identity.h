@@ -14,9 +14,10 @@
 #include "resfile.h"
 
 /* Does params[name] define the measurement?  Scalar parameters do (stride_bytes,
- * tlb_locality_bytes, threads, lines, pages, span_bytes, ...), except "seed":
- * a different permutation seed measures the same thing.  Arrays and objects
- * are descriptive and never part of identity. */
+ * tlb_locality_bytes, threads, ...), except "seed" (a different permutation
+ * measures the same thing) and the outcomes of the working set and verified
+ * page size ("lines", "span_bytes", "verified_pages").  Arrays and objects are
+ * descriptive and never part of identity. */
 int identity_param_counts(const char *name, const json_t *value);
 
 /* Canonical key (compact JSON with sorted keys, so no string can forge a

@@ -221,9 +221,21 @@ int plot_latency(const struct plot_src *s, int *nknees, nb_error *err)
 			goto out;
 		for (size_t fi = 0; fi < s->n; fi++)
 			for (size_t i = 0; i < s->files[fi].nknees; i++) {
+				/* Mark the knee on the curve it belongs to: the median of that
+				 * kernel at the knee's working set (controls are not drawn). */
 				const struct res_derived_point *d = &s->files[fi].knees[i];
+				const struct res_meas *on = NULL;
+				for (size_t j = 0; j < s->files[fi].nmeas && !on; j++) {
+					const struct res_meas *m = &s->files[fi].meas[j];
+					if (is_chase_curve(m) && d->kernel && !strcmp(m->kernel, d->kernel) &&
+					    !strcmp(m->mode, d->mode) && !strcmp(m->backing, d->backing) &&
+					    m->working_set_bytes == d->working_set_bytes)
+						on = m;
+				}
+				if (!on)
+					continue;
 				fprintf(k, "%llu", (unsigned long long)d->working_set_bytes);
-				put_num(k, d->y);
+				put_num(k, on->summary.median);
 				fputc('\n', k);
 				(*nknees)++;
 			}
@@ -423,6 +435,8 @@ static int pmu_value(const struct res_meas *m, const char *key, double *out)
 	if (!m->pmu || !json_is_true(json_object_get(m->pmu, "available")))
 		return 0;
 	json_t *v = json_object_get(json_object_get(m->pmu, "derived"), key);
+	if (json_is_object(v))
+		v = json_object_get(v, "value");
 	if (!json_is_number(v))
 		return 0;
 	*out = json_number_value(v);
@@ -463,7 +477,7 @@ out:
 
 int plot_pmu_pagemix(const struct plot_src *s, const char *name, nb_error *err)
 {
-	static const char *const keys[] = {"walks_4k", "walks_2m", "walks_1g"};
+	static const char *const keys[] = {"4k", "2m", "1g"};
 	FILE *out = NULL;
 	int rows = 0;
 	for (size_t fi = 0; fi < s->n; fi++) {
@@ -472,8 +486,17 @@ int plot_pmu_pagemix(const struct plot_src *s, const char *name, nb_error *err)
 			const struct res_meas *m = &f->meas[i];
 			double v[3], total = 0;
 			int ok = is_chase_curve(m);
+			/* page_size_mix's value: {"4k": fraction, "2m": ..., "1g": ...}; a size
+			 * without a walk event is absent and counts as zero. */
+			json_t *mix = ok && json_is_true(json_object_get(m->pmu, "available"))
+					      ? json_object_get(json_object_get(json_object_get(m->pmu, "derived"),
+										 "page_size_mix"), "value")
+					      : NULL;
+			ok = ok && json_is_object(mix);
 			for (int k = 0; k < 3 && ok; k++) {
-				ok = pmu_value(m, keys[k], &v[k]) && v[k] >= 0;
+				json_t *x = json_object_get(mix, keys[k]);
+				v[k] = json_is_number(x) ? json_number_value(x) : 0;
+				ok = v[k] >= 0;
 				total += ok ? v[k] : 0;
 			}
 			if (!ok || !(total > 0))

@@ -237,7 +237,29 @@ static int parse_summary(struct vctx *v, const json_t *s, const char *path, stru
 	return 0;
 }
 
-/* pmu: {available: bool, reason: string|null, events: [string], derived: {name: number|null}} */
+/* A derived metric as harness/pmu.c writes it: {value, inputs, formula}, the
+ * value a finite number, an object of finite numbers (page_size_mix), or null.
+ * A bare number or null is accepted too. */
+static int derived_value_ok(json_t *val)
+{
+	if (json_is_null(val) || type_ok(val, V_NUM))
+		return 1;
+	if (!json_is_object(val))
+		return 0;
+	json_t *x = json_object_get(val, "value");
+	if (!x || json_is_null(x) || type_ok(x, V_NUM))
+		return 1;
+	if (!json_is_object(x) || json_object_size(x) > 16)
+		return 0;
+	const char *k;
+	json_t *part;
+	json_object_foreach(x, k, part)
+		if (!type_ok(part, V_NUM))
+			return 0;
+	return 1;
+}
+
+/* pmu: {available: bool, reason: string|null, events: [...], derived: {name: metric}} */
 static int parse_pmu(struct vctx *v, const json_t *m, const char *path, struct res_meas *rm)
 {
 	json_t *pmu, *j, *derived;
@@ -265,10 +287,10 @@ static int parse_pmu(struct vctx *v, const json_t *m, const char *path, struct r
 		if (json_object_size(derived) > 1000)
 			return bad(v, p, "derived has %zu entries, more than the limit of 1000", json_object_size(derived));
 		json_object_foreach(derived, k, val) {
-			if (!json_is_null(val) && !type_ok(val, V_NUM)) {
+			if (!derived_value_ok(val)) {
 				char pd[200];
 				snprintf(pd, sizeof(pd), "%s.derived", p);
-				return bad(v, pd, "every value must be a finite number or null");
+				return bad(v, pd, "every metric must be {value: finite number(s) or null, ...}");
 			}
 		}
 	}

@@ -114,7 +114,7 @@ static int setup_common(struct kernel_ctx *ctx, uint64_t stride, nb_error *err)
 	json_object_set_new(ctx->params, "stride_bytes", json_integer((json_int_t)stride));
 	json_object_set_new(ctx->params, "lines", json_integer((json_int_t)elements));
 	json_object_set_new(ctx->params, "span_bytes", json_integer((json_int_t)span));
-	json_object_set_new(ctx->params, "pages", json_integer((json_int_t)((span + page - 1) / page)));
+	json_object_set_new(ctx->params, "verified_pages", json_integer((json_int_t)((span + page - 1) / page)));
 	json_object_set_new(ctx->params, "tlb_locality_bytes", json_integer((json_int_t)opt->tlb_locality_bytes));
 	json_object_set_new(ctx->params, "seed", json_integer((json_int_t)(opt->seed & INT64_MAX)));
 	return 0;

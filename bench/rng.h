@@ -13,6 +13,11 @@ struct rng {
 	uint64_t state;
 };
 
+static inline void rng_seed(struct rng *r, uint64_t seed)
+{
+	r->state = seed;
+}
+
 static inline uint64_t rng_next(struct rng *r)
 {
 	uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);

@@ -338,7 +338,7 @@ static void derive_knees(struct run_state *rs)
 					continue;
 				json_t *s = json_object_get(m, "summary");
 				pts[n].working_set_bytes = (size_t)json_integer_value(json_object_get(m, "working_set_bytes"));
-				pts[n].pages = (size_t)json_integer_value(json_object_get(json_object_get(m, "params"), "pages"));
+				pts[n].pages = (size_t)json_integer_value(json_object_get(json_object_get(m, "params"), "verified_pages"));
 				pts[n].median = json_real_value(json_object_get(s, "median"));
 				pts[n].ci_low = json_real_value(json_object_get(s, "ci95_low"));
 				pts[n].ci_high = json_real_value(json_object_get(s, "ci95_high"));

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016 # hostile strings are meant literally, unexpanded
 # nestbench compare on the TEST FIXTURES of ci/fixtures (hand-made inputs with
 # known samples, not measurements), plus the hostile-input battery.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016 # hostile strings are meant literally, unexpanded
 # nestbench report on the TEST FIXTURES of ci/fixtures (hand-made inputs, not
 # measurements): every plot, no gnuplot warnings, PNG sizes, inert hostile
 # strings, and report.html rendered in headless Chromium.
@@ -81,9 +82,9 @@ png_size() {
 	assert_success
 	html="$T/r/report.html"
 	[ "$(grep -c '<svg' "$html")" -ge 5 ]
-	! grep -qiE '(src|href)="(https?:)?//' "$html"
-	! grep -qi '<script' "$html"
-	! grep -q '<?xml' "$html"
+	run ! grep -qiE '(src|href)="(https?:)?//' "$html"
+	run ! grep -qi '<script' "$html"
+	run ! grep -q '<?xml' "$html"
 	grep -q "Comparison with the baseline" "$html"
 }
 
@@ -98,15 +99,15 @@ png_size() {
 	assert_success
 	[ ! -e /tmp/nb-pwned ]
 	html="$T/r/report.html"
-	! grep -q '<script' "$html"
-	! grep -q '<img' "$html"
+	run ! grep -q '<script' "$html"
+	run ! grep -q '<img' "$html"
 	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$html"
 	grep -q 'system(&quot;touch /tmp/nb-pwned&quot;)' "$html"
-	! grep -q '<script' "$T/r/report.md"
-	! grep -q '<img' "$T/r/report.md"
+	run ! grep -q '<script' "$T/r/report.md"
+	run ! grep -q '<img' "$T/r/report.md"
 	# data files: labels reduced to a safe character set, one per line
-	! grep -q '[`$<>();]' "$T/r/latency.dat" "$T/r/translation.dat"
-	! grep -q '<script' "$T/r/latency.svg" "$T/r/translation.svg"
+	run ! grep -q '[`$<>();]' "$T/r/latency.dat" "$T/r/translation.dat"
+	run ! grep -q '<script' "$T/r/latency.svg" "$T/r/translation.svg"
 }
 
 @test "report: headless Chromium renders report.html: not blank, no console errors" {
