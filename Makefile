@@ -65,9 +65,14 @@ $(BUILD)/unit/%: ci/unit/%.c $(SAN_OBJ)
 deps:
 	@ci/install-deps.sh
 
+# One name for the run's results file and its report (evaluated once).
+RUN_NAME := $(shell hostname | tr -c 'A-Za-z0-9._\n-' _)-$(shell date -u +%Y%m%dT%H%M%SZ)
+SUITE    ?= quick
+
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/nestbench run --suite quick
+	$(BUILD)/nestbench run --suite $(SUITE) --out results/$(RUN_NAME).json
+	$(BUILD)/nestbench report results/$(RUN_NAME).json --out results/reports/$(RUN_NAME)
 
 unit: $(UNIT_BIN)
 

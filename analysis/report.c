@@ -601,7 +601,7 @@ int cmd_report(int argc, char **argv)
 			     "NESTBENCH_TEMPLATES to the analysis/templates directory");
 		goto done;
 	}
-	if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+	if (mkdir_parents(out, 0755) != 0) {
 		nb_error_msg("report: cannot create %s: %s", out, strerror(errno));
 		goto done;
 	}

@@ -243,6 +243,30 @@ fail:
 	return -1;
 }
 
+int mkdir_parents(const char *dir, unsigned mode)
+{
+	char *p = strdup(dir);
+	if (!p)
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+			int e = errno;
+			free(p);
+			errno = e;
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = mkdir(p, (mode_t)mode) != 0 && errno != EEXIST ? -1 : 0;
+	int e = errno;
+	free(p);
+	errno = e;
+	return rc;
+}
+
 int stderr_is_tty(void)
 {
 	return isatty(STDERR_FILENO);

@@ -59,6 +59,9 @@ int write_string_file(const char *path, const char *value);
  * fsync, rename.  On failure nothing is left behind. */
 int write_file_atomic(const char *path, const char *data, size_t len, nb_error *err);
 
+/* mkdir -p: create dir and any missing parents.  0 or -1 (errno set). */
+int mkdir_parents(const char *dir, unsigned mode);
+
 /* Is stderr a terminal (progress lines go there only when it is)? */
 int stderr_is_tty(void);
 
