@@ -80,7 +80,7 @@ void gsys_send(struct nb_msg *m, uint32_t type)
 	if (current_cpl() == 0)
 		outl(NB_PORT_MSG, (uint32_t)(uintptr_t)m);
 	else
-		syscall3(SYS_MSG, (uint64_t)(uintptr_t)m, 0, 0);
+		*(volatile uint32_t *)(uintptr_t)NB_DOORBELL_GPA = (uint32_t)(uintptr_t)m;
 }
 
 void gsys_print(const char *fmt, ...)

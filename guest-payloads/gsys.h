@@ -26,9 +26,6 @@ enum gsys_nr {
 	SYS_DEMAND = 4,  /* (va, pages): map them on first touch from the #PF handler */
 	SYS_SWITCH = 5,  /* (space, pcid, flush): load that address space's CR3 */
 	SYS_TRIPLE = 6,  /* drop the IDT and fault: a triple fault (tests) */
-	SYS_MSG = 7,     /* (gpa): send a message to the host (port I/O from CPL3
-			  * faults under PVM, which clears IOPL on IRETQ and ignores
-			  * the TSS I/O bitmap) */
 };
 
 /* State both halves see (the whole system slot is mapped for CPL3 too:

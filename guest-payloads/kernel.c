@@ -151,9 +151,6 @@ static uint64_t service(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 	switch (nr) {
 	case SYS_NULL:
 		return 0;
-	case SYS_MSG:
-		outl(NB_PORT_MSG, (uint32_t)a);
-		return 0;
 	case SYS_UNMAP:
 		if (!in_region(a, b))
 			return (uint64_t)PT_E_ARG;

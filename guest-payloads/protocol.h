@@ -36,6 +36,11 @@
 #endif
 
 #define NB_PORT_MSG 0x4e42
+/* The same message doorbell as a 32-bit store to unbacked guest-physical
+ * memory (an MMIO exit), for CPL3: port I/O needs IOPL or an I/O bitmap,
+ * which PVM ignores, and going through the guest kernel instead makes PVM
+ * drop its shadow page tables, so a sample would start with a cold TLB. */
+#define NB_DOORBELL_GPA NB_U64(0xf0000000)
 
 #define NB_MSG_MAGIC 0x4e424d53u  /* "NBMS" */
 #define NB_CMD_MAGIC 0x4e42434du  /* "NBCM" */

@@ -247,10 +247,16 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 		}
 		reply->exits++;
 		struct kvm_run *run = vm->run;
-		if (run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_MSG &&
-		    run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4 && run->io.count == 1) {
+		int port_msg = run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_MSG &&
+			       run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4 && run->io.count == 1;
+		int mmio_msg = run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_DOORBELL_GPA &&
+			       run->mmio.is_write && run->mmio.len == 4;
+		if (port_msg || mmio_msg) {
 			uint32_t gpa;
-			memcpy(&gpa, (const char *)run + run->io.data_offset, sizeof(gpa));
+			if (port_msg)
+				memcpy(&gpa, (const char *)run + run->io.data_offset, sizeof(gpa));
+			else
+				memcpy(&gpa, run->mmio.data, sizeof(gpa));
 			struct nb_msg m;
 			nb_error perr;
 			if (vm_parse_msg(vm->sys.base, vm->sys.bytes, gpa, &m, &perr)) {
@@ -441,32 +447,66 @@ static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, void *host, uint
 	return KVM_IOCTL(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, err) < 0 ? -1 : 0;
 }
 
+/* KVM's supported CPUID (caller frees), or NULL with err set. */
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd, nb_error *err)
+{
+	for (int n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
+		if (!c) {
+			nb_fail(err, "out of memory");
+			return NULL;
+		}
+		c->nent = (uint32_t)n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		int e = errno;
+		free(c);
+		if (e != E2BIG) {
+			nb_fail(err, "kvm: KVM_GET_SUPPORTED_CPUID failed: %s", strerror(e));
+			return NULL;
+		}
+	}
+	nb_fail(err, "kvm: KVM_GET_SUPPORTED_CPUID: too many entries");
+	return NULL;
+}
+
+static int cpuid_has_1g(const struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 0x80000001)
+			return !!(c->entries[i].edx & CPUID_81_EDX_PDPE1GB);
+	return 0;
+}
+
+int vm_guest_page_usable(uint64_t page_bytes, nb_error *err)
+{
+	if (page_bytes == PT_4K || page_bytes == PT_2M)
+		return 0;
+	if (page_bytes != PT_1G)
+		return nb_fail(err, "guest page size %llu is not 4K, 2M or 1G", (unsigned long long)page_bytes);
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return nb_skip(err, "cannot open /dev/kvm: %s", strerror(errno));
+	struct kvm_cpuid2 *c = supported_cpuid(fd, err);
+	close(fd);
+	if (!c)
+		return 1;
+	int ok = cpuid_has_1g(c);
+	free(c);
+	return ok ? 0 : nb_skip(err, "1G guest pages: KVM does not offer the pdpe1gb CPUID bit to guests here");
+}
+
 /* Give the guest the CPUID KVM supports (it has none by default, and 1G
  * pages and PCID need their CPUID bits). */
 static int setup_cpuid(struct vm *vm, nb_error *err)
 {
-	int n = 128;
-	struct kvm_cpuid2 *c = NULL;
-	for (;;) {
-		c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
-		if (!c)
-			return nb_fail(err, "out of memory");
-		c->nent = (uint32_t)n;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			break;
-		int e = errno;
-		free(c);
-		if (e != E2BIG || n >= 4096)
-			return nb_fail(err, "kvm: KVM_GET_SUPPORTED_CPUID failed: %s", strerror(e));
-		n *= 2;
-	}
-	for (uint32_t i = 0; i < c->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[i];
-		if (e->function == 1)
-			vm->has_pcid = !!(e->ecx & CPUID_1_ECX_PCID);
-		if (e->function == 0x80000001)
-			vm->has_1g = !!(e->edx & CPUID_81_EDX_PDPE1GB);
-	}
+	struct kvm_cpuid2 *c = supported_cpuid(vm->kvm_fd, err);
+	if (!c)
+		return -1;
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			vm->has_pcid = !!(c->entries[i].ecx & CPUID_1_ECX_PCID);
+	vm->has_1g = cpuid_has_1g(c);
 	int rc = KVM_IOCTL(vm->vcpu_fd, KVM_SET_CPUID2, c, err) < 0 ? -1 : 0;
 	free(c);
 	return rc;
@@ -524,6 +564,8 @@ static int build_boot_tables(struct vm *vm, uint64_t *root, uint64_t *pool_next,
 		rc = pt_map(&sp, PT_4K, PT_4K, PT_2M - PT_4K, PT_4K, PT_W | PT_U);
 	if (!rc)
 		rc = pt_map(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U);
+	if (!rc) /* the CPL3 message doorbell: no memory slot behind it */
+		rc = pt_map(&sp, NB_DOORBELL_GPA, NB_DOORBELL_GPA, PT_4K, PT_4K, PT_W | PT_U);
 	if (!rc && pt_verify(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U, NULL))
 		rc = PT_E_RANGE;
 	if (rc)

@@ -49,6 +49,10 @@ struct vm_reply {
  * permission, wrong API version, cannot create a VM). */
 int vm_available(nb_error *err);
 
+/* Can guests have pages of this size here (1G needs the pdpe1gb CPUID bit
+ * offered by KVM)?  0 = yes, 1 = no with the reason. */
+int vm_guest_page_usable(uint64_t page_bytes, nb_error *err);
+
 /* Create, load and boot a VM until the payload is ready for commands.
  * Returns 0; 1 when what is asked cannot be had (e.g. 1G guest pages without
  * CPU support), reason in err; -1 on error (VM destroyed, *out NULL). */
