@@ -85,7 +85,7 @@ void kinit(void)
 
 	uint64_t t = (uint64_t)(uintptr_t)&tss;
 	tss.rsp[0] = NB_KSTACK_TOP;
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap: CPL3 sends messages through SYS_MSG */
+	tss.iomap_base = sizeof(tss); /* no I/O bitmap: CPL3 rings the MMIO doorbell */
 	gdt[5] = (sizeof(tss) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) | (((t >> 24) & 0xff) << 56);
 	gdt[6] = t >> 32;
 	for (unsigned v = 0; v < 32; v++) {
