@@ -13,7 +13,7 @@ GUEST_CFLAGS := -std=c11 $(WARN) -O2 -g -ffreestanding -fno-builtin -nostdlib -f
                 -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none \
                 -mno-red-zone -mcmodel=small -mno-mmx -mno-sse -mno-sse2 -mno-avx -mno-80387 \
                 -DNESTBENCH_FREESTANDING -Iguest-payloads -Iharness -Ibench -MMD -MP
-GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest-payloads/guest.ld -Wl,--build-id=none \
+GUEST_LDFLAGS := -nostdlib -static -Wl,-T,guest-payloads/guest.ld -Wl,--build-id=none \
                  -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments
 
 GUEST_IMAGES += $(GUEST_DIR)/payload.bin
