@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "pmu.h"
 #include "run.h"
+#include "run_vm.h"
 
 static void usage(FILE *out)
 {
@@ -33,6 +34,10 @@ static void usage(FILE *out)
 		"  -e, --events LIST         PMU events (libpfm4 strings, comma-separated) instead of this\n"
 		"                            CPU's page-walk set (see 'nestbench list events')\n"
 		"      --no-pmu              do not open hardware counters\n"
+		"  -m, --mode MODE           native (default), vm (the kernels inside a KVM guest of nestbench's\n"
+		"                            own) or both (native and VM measurements interleaved per point)\n"
+		"  -g, --guest-page P[,P...] vm: guest page sizes 4k, 2m, 1g (default: all; those that cannot\n"
+		"                            be had are skipped with the reason)\n"
 		"  -h, --help                this help\n\n"
 		"Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
 		"Progress goes to stderr when it is a terminal; the summary table to stdout.\n"
@@ -70,6 +75,8 @@ static const struct option options[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"events", required_argument, NULL, 'e'},
 	{"no-pmu", no_argument, NULL, OPT_NO_PMU},
+	{"mode", required_argument, NULL, 'm'},
+	{"guest-page", required_argument, NULL, 'g'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -152,6 +159,42 @@ static int uint_arg(const char *opt, const char *val, unsigned long min, unsigne
 	return 0;
 }
 
+static int parse_mode(struct run_config *cfg, const char *v)
+{
+	if (!strcmp(v, "native"))
+		cfg->modes = RUN_MODE_NATIVE;
+	else if (!strcmp(v, "vm"))
+		cfg->modes = RUN_MODE_VM;
+	else if (!strcmp(v, "both"))
+		cfg->modes = RUN_MODE_NATIVE | RUN_MODE_VM;
+	else
+		return usage_error("--mode must be native, vm or both");
+	return 0;
+}
+
+static int parse_guest_pages(struct run_config *cfg, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return EXIT_RUNTIME;
+	cfg->nguest_pages = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		uint64_t p = run_vm_guest_page_parse(t);
+		if (!p) {
+			nb_error_msg("unknown guest page size '%s' (4k, 2m or 1g)", t);
+			free(copy);
+			return EXIT_USAGE;
+		}
+		for (size_t i = 0; i < cfg->nguest_pages; i++)
+			if (cfg->guest_pages[i] == p)
+				goto next;
+		cfg->guest_pages[cfg->nguest_pages++] = p;
+next:;
+	}
+	free(copy);
+	return cfg->nguest_pages ? 0 : usage_error("--guest-page needs at least one size");
+}
+
 /* Largest working set that fits comfortably: a quarter of MemAvailable. */
 static size_t comfortable_ws(void)
 {
@@ -170,14 +213,14 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_config cfg = {.cpu = -1, .argc = argc, .argv = argv};
 	cfg.suite = suite_find("quick");
-	const char *kernels = NULL, *backings = NULL;
+	const char *kernels = NULL, *backings = NULL, *guest_pages = NULL;
 	size_t ws_min = 0, ws_max = 0, stride = 0, locality = 0;
 	unsigned long ppo = 0, samples = 0, warmup = ~0ul, sample_ms = 0, seed = 1, cpu;
 	int rc, c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:k:b:c:o:qe:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:k:b:c:o:qe:m:g:h", options, NULL)) != -1) {
 		rc = 0;
 		switch (c) {
 		case 's':
@@ -195,6 +238,8 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'o': cfg.out = optarg; break;
 		case 'q': cfg.quiet = 1; break;
+		case 'm': rc = parse_mode(&cfg, optarg); break;
+		case 'g': guest_pages = optarg; break;
 		case OPT_WS_MIN: rc = size_arg("ws-min", optarg, &ws_min); break;
 		case OPT_WS_MAX: rc = size_arg("ws-max", optarg, &ws_max); break;
 		case OPT_PPO: rc = uint_arg("points-per-octave", optarg, 1, 16, &ppo); break;
@@ -249,6 +294,19 @@ int cmd_run(int argc, char **argv)
 	} else {
 		for (int b = 0; b < BACKING_COUNT; b++)
 			cfg.backings[cfg.nbackings++] = (enum backing_kind)b;
+	}
+	if (!cfg.modes)
+		cfg.modes = RUN_MODE_NATIVE;
+	if (guest_pages) {
+		if (!(cfg.modes & RUN_MODE_VM))
+			return usage_error("--guest-page needs --mode vm or both");
+		if ((rc = parse_guest_pages(&cfg, guest_pages)))
+			return rc;
+	} else {
+		cfg.guest_pages[0] = 4096;
+		cfg.guest_pages[1] = 2u << 20;
+		cfg.guest_pages[2] = 1u << 30;
+		cfg.nguest_pages = 3;
 	}
 	if (stride && (stride < 64 || stride % 64))
 		return usage_error("--stride must be a multiple of 64 bytes (one cache line)");

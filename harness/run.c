@@ -14,6 +14,7 @@
 #include "pmu.h"
 #include "results.h"
 #include "run_summary.h"
+#include "run_vm.h"
 #include "stats.h"
 #include "swcount.h"
 #include "sweep.h"
@@ -45,6 +46,16 @@ json_t *run_config_json(const struct run_config *cfg, const char *out_path)
 	json_object_set_new(c, "cpu", cfg->cpu >= 0 ? json_integer(cfg->cpu) : json_null());
 	json_object_set_new(c, "events", cfg->events ? json_string(cfg->events) : json_null());
 	json_object_set_new(c, "pmu", json_boolean(!cfg->no_pmu));
+	/* VM runs (run_vm.c): where kernels ran and the guest page sizes. */
+	unsigned modes = cfg->modes ? cfg->modes : RUN_MODE_NATIVE;
+	json_object_set_new(c, "mode", json_string(modes == (RUN_MODE_NATIVE | RUN_MODE_VM) ? "both"
+						   : modes == RUN_MODE_VM ? "vm" : "native"));
+	if (modes & RUN_MODE_VM) {
+		json_t *gp = json_array();
+		for (size_t i = 0; i < cfg->nguest_pages; i++)
+			json_array_append_new(gp, json_string(run_vm_guest_page_name(cfg->guest_pages[i])));
+		json_object_set_new(c, "guest_pages", gp);
+	}
 	return c;
 }
 
@@ -246,7 +257,9 @@ static size_t buffer_need(const struct run_state *rs)
 static void skip_backing(struct run_state *rs, enum backing_kind kind, int cpu, const char *reason)
 {
 	json_t *ms = json_object_get(rs->doc, "measurements");
-	for (size_t i = 0; i < rs->cfg->nkernels; i++) {
+	if (rs->cfg->modes & RUN_MODE_VM)
+		run_vm_skip_backing(rs->cfg, kind, cpu, reason, ms);
+	for (size_t i = 0; i < rs->cfg->nkernels && (rs->cfg->modes & RUN_MODE_NATIVE); i++) {
 		const struct kernel_desc *k = rs->cfg->kernels[i];
 		json_t *b = json_pack("{s:s, s:I}", "requested", backing_name(kind), "requested_page_bytes",
 				      (json_int_t)backing_page_bytes(kind));
@@ -276,11 +289,28 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 	}
 	/* Working sets ascending, kernels interleaved at each point so that a
 	 * chase and its control are measured minutes apart at most. */
+	/* --mode vm/both: the VMs map this same buffer (run_vm.c); with both,
+	 * native and VM measurements of a point follow each other. */
+	json_t *ms = json_object_get(rs->doc, "measurements");
+	struct run_vm *rv = (rs->cfg->modes & RUN_MODE_VM) ? run_vm_open(rs->cfg, &buf, need, cpu, ms) : NULL;
 	for (size_t p = 0; p < rs->npoints && rc == 0; p++)
-		for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++)
-			rc = measure_one(rs, rs->cfg->kernels[i], &buf, rs->points[p], cpu);
+		for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++) {
+			if (rs->cfg->modes & RUN_MODE_NATIVE)
+				rc = measure_one(rs, rs->cfg->kernels[i], &buf, rs->points[p], cpu);
+			if (rc == 0)
+				run_vm_measure(rv, rs->cfg->kernels[i], rs->points[p], ms);
+		}
+	run_vm_close(rv, ms);
 	buffer_free(&buf);
 	return rc;
+}
+
+/* VM measurements pair only within one guest page size (native ones have none). */
+static int same_guest_page(const json_t *a, const json_t *b)
+{
+	const json_t *ga = json_object_get(json_object_get(a, "guest_page"), "requested");
+	const json_t *gb = json_object_get(json_object_get(b, "guest_page"), "requested");
+	return (!ga && !gb) || (ga && gb && json_equal(ga, gb));
 }
 
 /* Translation cost: chase minus chase-ctl at each (backing, working set). */
@@ -299,7 +329,8 @@ static void derive_translation(json_t *doc)
 			    !json_equal(json_object_get(a, "working_set_bytes"), json_object_get(b, "working_set_bytes")) ||
 			    !json_equal(json_object_get(json_object_get(a, "backing"), "requested"),
 					json_object_get(json_object_get(b, "backing"), "requested")) ||
-			    !json_equal(json_object_get(a, "mode"), json_object_get(b, "mode")))
+			    !json_equal(json_object_get(a, "mode"), json_object_get(b, "mode")) ||
+			    !same_guest_page(a, b))
 				continue;
 			json_t *sa = json_object_get(a, "summary"), *sb = json_object_get(b, "summary");
 			double d = json_real_value(json_object_get(sa, "median")) - json_real_value(json_object_get(sb, "median"));
@@ -312,6 +343,9 @@ static void derive_translation(json_t *doc)
 							     json_object_get(json_object_get(a, "backing"), "requested"),
 							     "working_set_bytes", json_object_get(a, "working_set_bytes"),
 							     "ns_per_access", d, "ci95_low", lo, "ci95_high", hi));
+			json_t *gp = json_object_get(json_object_get(a, "guest_page"), "requested");
+			if (gp)
+				json_object_set(json_array_get(out, json_array_size(out) - 1), "guest_page", gp);
 			break;
 		}
 	}
@@ -333,6 +367,7 @@ static void derive_knees(struct run_state *rs)
 			json_t *m;
 			json_array_foreach(ms, idx, m) {
 				if (n == MAX_POINTS || strcmp(json_string_value(json_object_get(m, "kernel")), k->name) ||
+				    strcmp(json_string_value(json_object_get(m, "mode")), "native") ||
 				    strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), bname) ||
 				    !json_is_null(json_object_get(m, "skipped")))
 					continue;
@@ -377,7 +412,9 @@ int run_execute(struct run_config *cfg)
 		nb_error_msg("empty working-set sweep (--ws-min %zu > --ws-max %zu?)", cfg->ws_min, cfg->ws_max);
 		return EXIT_USAGE;
 	}
-	rs.total = rs.npoints * cfg->nkernels * cfg->nbackings;
+	if (!cfg->modes)
+		cfg->modes = RUN_MODE_NATIVE;
+	rs.total = (cfg->modes & RUN_MODE_NATIVE) ? rs.npoints * cfg->nkernels * cfg->nbackings : 0;
 
 	hugepool_install_cleanup();
 	if (topology_init(&err)) {
@@ -424,8 +461,10 @@ int run_execute(struct run_config *cfg)
 		json_decref(rs.doc);
 		return EXIT_RUNTIME;
 	}
-	if (!cfg->quiet)
+	if (!cfg->quiet) {
 		run_summary_print(stdout, rs.doc);
+		run_vm_print_summary(stdout, rs.doc);
+	}
 	printf("results: %s\n", out);
 	json_decref(rs.doc);
 	return EXIT_OK;

@@ -17,6 +17,9 @@
 
 #define RUN_MAX_KERNELS 32
 
+/* Where kernels run (bits of run_config.modes; --mode both = both bits). */
+enum { RUN_MODE_NATIVE = 1, RUN_MODE_VM = 2 };
+
 struct run_config {
 	const struct suite *suite;
 	const struct kernel_desc *kernels[RUN_MAX_KERNELS];
@@ -36,6 +39,9 @@ struct run_config {
 	int no_pmu;             /* --no-pmu: no hardware counter groups at all */
 	int argc;
 	char **argv;
+	unsigned modes;           /* RUN_MODE_* bits; 0 means native */
+	uint64_t guest_pages[3];  /* VM mode: guest page sizes in bytes (4K, 2M, 1G) */
+	size_t nguest_pages;
 };
 
 /* Execute; returns the process exit status.  Errors are reported on stderr. */

@@ -11,7 +11,8 @@ static const json_t *find(const json_t *ms, const char *kernel, const char *back
 	size_t i;
 	const json_t *m;
 	json_array_foreach(ms, i, m) {
-		if (!strcmp(json_string_value(json_object_get(m, "kernel")), kernel) &&
+		if (!strcmp(json_string_value(json_object_get(m, "mode")), "native") &&
+		    !strcmp(json_string_value(json_object_get(m, "kernel")), kernel) &&
 		    !strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), backing) &&
 		    json_integer_value(json_object_get(m, "working_set_bytes")) == ws &&
 		    json_is_null(json_object_get(m, "skipped")))
@@ -35,7 +36,8 @@ static void print_other_kernels(FILE *out, const json_t *ms)
 	int header = 0;
 	json_array_foreach(ms, i, m) {
 		const char *fam = json_string_value(json_object_get(m, "family"));
-		if (!strcmp(fam, "chase") || !json_is_null(json_object_get(m, "skipped")))
+		if (!strcmp(fam, "chase") || !json_is_null(json_object_get(m, "skipped")) ||
+		    strcmp(json_string_value(json_object_get(m, "mode")), "native"))
 			continue;
 		if (!header) {
 			fprintf(out, "\n%-14s %-11s %8s %12s %7s  %s\n", "kernel", "backing", "size", "median", "cv%", "metric");
@@ -64,6 +66,7 @@ void run_summary_print(FILE *out, const json_t *doc)
 		const json_t *m;
 		json_array_foreach(ms, i, m) {
 			if (strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), bname) ||
+			    strcmp(json_string_value(json_object_get(m, "mode")), "native") ||
 			    strcmp(json_string_value(json_object_get(m, "kernel")), "chase") ||
 			    !json_is_null(json_object_get(m, "skipped")))
 				continue;

@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# nestbench run --mode vm|both: every matrix cell that can run here produces a
+# schema-valid results file; what cannot be had is skipped with a reason.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	NB="${BATS_TEST_DIRNAME}/../../build/nestbench"
+	SCHEMA="${BATS_TEST_DIRNAME}/../../results/schema.json"
+	[ -x "$NB" ] || fail "build/nestbench is missing: run make first"
+	OUT="${BATS_TEST_TMPDIR}/vm.json"
+}
+
+validate() {
+	if command -v jsonschema >/dev/null; then
+		jsonschema -i "$1" "$SCHEMA" 2>/dev/null
+	else
+		python3 -m jsonschema -i "$1" "$SCHEMA"
+	fi
+}
+
+@test "run --mode vm --suite smoke: schema-valid, every cell measured or skipped with a reason" {
+	run --separate-stderr "$NB" run --mode vm --suite smoke --ws-max 1m -q -o "$OUT"
+	assert_success
+	validate "$OUT"
+	# No native measurements in vm mode.
+	jq -e '[.measurements[] | select(.mode != "vm")] | length == 0' "$OUT"
+	# Every guest page x backing cell of the chase is there, measured or skipped with a reason.
+	for gp in 4k 2m 1g; do
+		for b in 4k thp hugetlb-2m hugetlb-1g; do
+			jq -e --arg gp "$gp" --arg b "$b" \
+				'[.measurements[] | select(.kernel == "chase" and .guest_page.requested == $gp and .backing.requested == $b)] | length > 0' "$OUT"
+		done
+	done
+	jq -e '[.measurements[] | select(.skipped != null) | .skipped | length > 0] | all' "$OUT"
+	if [ -w /dev/kvm ]; then
+		# Measured cells carry the guest page the payload built and the host's MMU mode.
+		jq -e '[.measurements[] | select(.kernel == "chase" and .skipped == null)] | length > 0' "$OUT"
+		jq -e '[.measurements[] | select(.skipped == null and .kernel == "chase") |
+			.guest_page.built_page_bytes == ({"4k": 4096, "2m": 2097152, "1g": 1073741824}[.guest_page.requested])] | all' "$OUT"
+		jq -e '[.measurements[] | select(.skipped == null) | .mmu_virt_mode | type == "string"] | all' "$OUT"
+		jq -e '[.measurements[] | select(.kernel == "vm-lifecycle" and .skipped == null)] | length > 0' "$OUT"
+	fi
+}
+
+@test "run --mode both interleaves native and vm measurements of the same points" {
+	run --separate-stderr "$NB" run --mode both --suite smoke -k chase -b 4k --guest-page 2m --ws-max 64k -q -o "$OUT"
+	assert_success
+	validate "$OUT"
+	jq -e '[.measurements[] | select(.kernel == "chase") | .mode] | index("native") != null' "$OUT"
+	jq -e '.config.mode == "both" and .config.guest_pages == ["2m"]' "$OUT"
+	if [ -w /dev/kvm ]; then
+		# native then vm at each point
+		jq -e '[.measurements[] | select(.kernel == "chase") | .mode] | .[0:2] == ["native", "vm"]' "$OUT"
+	fi
+}
+
+@test "--guest-page rejects unknown sizes and needs a vm mode" {
+	run --separate-stderr "$NB" run --mode vm --guest-page 3m
+	assert_failure 2
+	[[ "$stderr" == *"unknown guest page size '3m'"* ]]
+	run --separate-stderr "$NB" run --guest-page 2m
+	assert_failure 2
+	[[ "$stderr" == *"--guest-page needs --mode vm or both"* ]]
+	run --separate-stderr "$NB" run --mode sideways
+	assert_failure 2
+	[[ "$stderr" == *"--mode must be native, vm or both"* ]]
+}

@@ -1,0 +1,144 @@
+/* protocol.h - what the nestbench VMM and its guest payload agree on.
+ *
+ * Shared by harness/ (host) and guest-payloads/ (freestanding guest), so it
+ * uses nothing but <stdint.h>.
+ *
+ * Guest -> host: the guest fills a struct nb_msg in its own memory and writes
+ * the message's guest-physical address to port NB_PORT_MSG with a 32-bit OUT.
+ * The VMM copies the message out of guest memory and validates it (magic,
+ * type, bounds, text length, NUL termination) before acting on it, so a
+ * broken payload cannot make the host read past guest memory.
+ *
+ * Host -> guest: the mailbox page at NB_MAILBOX_GPA.  The host writes the
+ * boot block before the first run, and a command into `cmd` whenever the
+ * guest has sent NB_MSG_SYNC ("ready for the next command"); the guest reads
+ * it after its OUT returns.  Only one vCPU talks at a time (one per VM today).
+ *
+ * Guest memory (guest-physical == guest-virtual below NB_SYS_MIN_BYTES,
+ * identity-mapped with 2M pages by the host's boot tables):
+ *   0x001000  mailbox (boot block + command)
+ *   0x100000  the payload image (linked here)
+ *   0x200000  kernel stack, then user stack
+ *   0x400000  page-table pool (boot tables first, then the guest's own)
+ *   NB_REGION_GPA  the benchmark region: a separate memory slot backed by
+ *                  a verified host backing, mapped by the guest at
+ *                  NB_REGION_VA with 4K, 2M or 1G guest pages.
+ */
+#ifndef NESTBENCH_GUEST_PROTOCOL_H
+#define NESTBENCH_GUEST_PROTOCOL_H
+
+/* Constants are also used from assembly (entry.S). */
+#ifdef __ASSEMBLER__
+#define NB_U64(x) x
+#else
+#include <stdint.h>
+#define NB_U64(x) x##ull
+#endif
+
+#define NB_PORT_MSG 0x4e42
+/* The same message doorbell as a 32-bit store to unbacked guest-physical
+ * memory (an MMIO exit), for CPL3: port I/O needs IOPL or an I/O bitmap,
+ * which PVM ignores, and going through the guest kernel instead makes PVM
+ * drop its shadow page tables, so a sample would start with a cold TLB. */
+#define NB_DOORBELL_GPA NB_U64(0xf0000000)
+
+#define NB_MSG_MAGIC 0x4e424d53u  /* "NBMS" */
+#define NB_CMD_MAGIC 0x4e42434du  /* "NBCM" */
+#define NB_BOOT_MAGIC 0x4e42424fu /* "NBBO" */
+#define NB_PROTOCOL_VERSION 1u
+
+/* Guest memory layout (see above). */
+#define NB_MAILBOX_GPA NB_U64(0x1000)
+#define NB_IMAGE_GPA NB_U64(0x100000)
+#define NB_IMAGE_MAX NB_U64(0x100000)
+#define NB_KSTACK_TOP NB_U64(0x210000)
+#define NB_USTACK_TOP NB_U64(0x300000)
+#define NB_PT_POOL_GPA NB_U64(0x400000)
+#define NB_SYS_MIN_BYTES NB_U64(0x800000) /* the system slot is at least this big */
+#define NB_REGION_GPA NB_U64(0x100000000) /* 4 GiB: 1G-aligned, above the system slot */
+#define NB_REGION_VA NB_U64(0x8000000000) /* 512 GiB: its own PML4 entry */
+#define NB_FAULT_VA NB_U64(0x10000000000) /* 1 TiB: never mapped, for fault tests */
+
+/* GDT selectors of the payload (the VMM loads matching descriptor caches). */
+#define NB_SEL_KCODE 0x08
+#define NB_SEL_KDATA 0x10
+#define NB_SEL_UDATA 0x1b
+#define NB_SEL_UCODE 0x23
+#define NB_SEL_TSS 0x28
+
+#ifndef __ASSEMBLER__
+enum nb_msg_type {
+	NB_MSG_PRINT = 1,  /* text: a line for the log */
+	NB_MSG_RESULT = 2, /* arg[0] = command sequence number, arg[1..] per command */
+	NB_MSG_SYNC = 3,   /* ready: the host puts the next command in the mailbox */
+	NB_MSG_DONE = 4,   /* arg[0] = exit status; the guest stops */
+	NB_MSG_ABORT = 5,  /* file, line, text; arg[0] = guest RIP where known */
+	NB_MSG_TYPE_MAX = NB_MSG_ABORT
+};
+
+#define NB_MSG_ARGS 8
+#define NB_MSG_FILE_MAX 48
+#define NB_MSG_TEXT_MAX 160
+
+struct nb_msg {
+	uint32_t magic;
+	uint32_t type;
+	uint32_t line;     /* ABORT: source line in the payload */
+	uint32_t text_len; /* bytes of text before its NUL, < NB_MSG_TEXT_MAX */
+	uint64_t arg[NB_MSG_ARGS];
+	char file[NB_MSG_FILE_MAX]; /* ABORT: source file, NUL-terminated */
+	char text[NB_MSG_TEXT_MAX]; /* NUL-terminated */
+};
+
+/* Commands the host gives at a SYNC. */
+enum nb_cmd_op {
+	NB_CMD_EXIT = 1,     /* send DONE(0) and stop */
+	NB_CMD_CHASE = 2,    /* arg0 start VA, arg1 iterations -> RESULT(seq, ticks, end VA) */
+	NB_CMD_SYSCALL = 3,  /* arg0 iterations of a null system call -> RESULT(seq, ticks, kernel ticks) */
+	NB_CMD_TOUCH = 4,    /* arg0 VA, arg1 pages, arg2 stride: first-touch faults -> RESULT(seq, ticks, kernel ticks, faults) */
+	NB_CMD_REMAP = 5,    /* arg0 op (NB_REMAP_*), arg1 VA, arg2 pages: one service call and a touch per page
+			      * -> RESULT(seq, ticks, kernel ticks) */
+	NB_CMD_CTXSW = 6,    /* arg0 switches, arg1 pcid (0/1), arg2 pages touched after each, arg3 spaces
+			      * -> RESULT(seq, ticks, kernel ticks) */
+	NB_CMD_SPIN = 7,     /* test: loop forever at CPL3 (the watchdog must stop it) */
+	NB_CMD_FAULT = 8,    /* test: read arg0 (unmapped) at CPL3: the #PF handler aborts */
+	NB_CMD_TRIPLE = 9,   /* test: the kernel drops its IDT and faults: a triple fault */
+	NB_CMD_MAX = NB_CMD_TRIPLE
+};
+
+enum nb_remap_op {
+	NB_REMAP_PROTECT = 1, /* write-protect then re-enable writes, INVLPG each time */
+	NB_REMAP_UNMAP = 2,   /* unmap then map again, INVLPG each time */
+};
+
+struct nb_cmd {
+	uint32_t magic;
+	uint32_t op;
+	uint64_t seq;
+	uint64_t arg[6];
+};
+
+/* Written by the host before boot. */
+struct nb_boot {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t sys_bytes;         /* system slot size (identity-mapped) */
+	uint64_t pt_pool_next;      /* first free page-table page after the boot tables */
+	uint64_t pt_pool_end;       /* end of the page-table pool (guest-physical) */
+	uint64_t boot_cr3;          /* the boot PML4 */
+	uint64_t region_gpa;
+	uint64_t region_va;
+	uint64_t region_bytes;      /* a multiple of region_page_bytes */
+	uint64_t region_page_bytes; /* 4096, 2M or 1G: the guest page size to build */
+	uint64_t cpu_has_pcid;      /* CPUID.1:ECX.PCID as given to the guest */
+	uint64_t spaces;            /* address spaces to build for NB_CMD_CTXSW (>= 1) */
+};
+
+struct nb_mailbox {
+	struct nb_boot boot;
+	struct nb_cmd cmd;
+};
+
+#endif /* !__ASSEMBLER__ */
+
+#endif

@@ -1,0 +1,790 @@
+/* vm.c - the KVM VMM (see vm.h). */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest_pt.h"
+#include "topology.h"
+#include "tsc.h"
+
+#define KVM_API 12
+#define MSG_LOG 256
+
+/* CR0/CR4/EFER bits the boot state needs. */
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_PCIDE (1ull << 17)
+#define EFER_SCE (1ull << 0)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+
+#define CPUID_1_ECX_PCID (1u << 17)
+#define CPUID_81_EDX_PDPE1GB (1u << 26)
+#define CPUID_81_EDX_NX (1u << 20)
+
+/* What the vCPU thread is asked to do. */
+struct vcpu_req {
+	int pending;
+	int quit;
+	uint32_t op;
+	uint64_t args[6];
+	double timeout_s;
+};
+
+struct vm {
+	int kvm_fd, vm_fd, vcpu_fd;
+	struct kvm_run *run;
+	size_t run_bytes;
+	struct buffer sys;
+	int have_sys;
+	struct nb_mailbox *mbox;
+	uint64_t built_page_bytes;
+	int has_pcid, has_1g;
+	int cpu;
+	uint64_t seq;
+
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct vcpu_req req;
+	int replied;
+	int rc;
+	struct vm_reply reply;
+	nb_error err;
+
+	int dead; /* a fault or watchdog stop: no further commands */
+	char last_msg[MSG_LOG];
+};
+
+/* ---- ioctl wrappers that name what failed ---- */
+
+static int xioctl(int fd, unsigned long req, void *arg, const char *name, nb_error *err)
+{
+	int rc;
+	do
+		rc = ioctl(fd, req, arg);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return nb_fail(err, "kvm: %s failed: %s", name, strerror(errno));
+	return rc;
+}
+#define KVM_IOCTL(fd, req, arg, err) xioctl((fd), (req), (arg), #req, (err))
+
+const char *vm_exit_name(uint32_t reason)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_EXCEPTION] = "exception", [KVM_EXIT_IO] = "io",
+		[KVM_EXIT_HYPERCALL] = "hypercall", [KVM_EXIT_DEBUG] = "debug", [KVM_EXIT_HLT] = "hlt",
+		[KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq-window-open",
+		[KVM_EXIT_SHUTDOWN] = "shutdown (triple fault)", [KVM_EXIT_FAIL_ENTRY] = "fail-entry",
+		[KVM_EXIT_INTR] = "intr", [KVM_EXIT_SET_TPR] = "set-tpr", [KVM_EXIT_TPR_ACCESS] = "tpr-access",
+		[KVM_EXIT_NMI] = "nmi", [KVM_EXIT_INTERNAL_ERROR] = "internal-error",
+		[KVM_EXIT_SYSTEM_EVENT] = "system-event",
+	};
+	if (reason < ARRAY_SIZE(names) && names[reason])
+		return names[reason];
+	return "other";
+}
+
+/* ---- the watchdog ---- */
+
+static __thread struct kvm_run *volatile tls_run;
+static __thread volatile sig_atomic_t tls_fired;
+
+static void watchdog_handler(int sig)
+{
+	(void)sig;
+	tls_fired = 1;
+	if (tls_run)
+		tls_run->immediate_exit = 1;
+}
+
+static int watchdog_signal(void)
+{
+	return SIGRTMIN + 2;
+}
+
+static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
+static int watchdog_install_rc;
+
+static void watchdog_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = watchdog_handler; /* no SA_RESTART: KVM_RUN must return */
+	sigemptyset(&sa.sa_mask);
+	watchdog_install_rc = sigaction(watchdog_signal(), &sa, NULL);
+}
+
+struct watchdog {
+	timer_t timer;
+	int armed;
+};
+
+static int watchdog_arm(struct watchdog *w, double seconds, nb_error *err)
+{
+	struct sigevent sev;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = watchdog_signal();
+	/* glibc before 2.35 has no sigev_notify_thread_id macro. */
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &w->timer))
+		return nb_fail(err, "vm: cannot create the watchdog timer: %s", strerror(errno));
+	struct itimerspec its;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)seconds;
+	its.it_value.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	/* Re-fire every 100 ms in case the first signal lands between two KVM_RUNs. */
+	its.it_interval.tv_nsec = 100000000;
+	tls_fired = 0;
+	if (timer_settime(w->timer, 0, &its, NULL)) {
+		timer_delete(w->timer);
+		return nb_fail(err, "vm: cannot arm the watchdog timer: %s", strerror(errno));
+	}
+	w->armed = 1;
+	return 0;
+}
+
+static void watchdog_disarm(struct watchdog *w)
+{
+	if (w->armed)
+		timer_delete(w->timer);
+	w->armed = 0;
+}
+
+/* ---- messages ---- */
+
+int vm_parse_msg(const void *mem, uint64_t mem_bytes, uint64_t gpa, struct nb_msg *out, nb_error *err)
+{
+	if (gpa >= mem_bytes || mem_bytes - gpa < sizeof(*out))
+		return nb_fail(err, "message at guest address 0x%llx lies outside guest memory (%llu bytes)",
+			       (unsigned long long)gpa, (unsigned long long)mem_bytes);
+	memcpy(out, (const unsigned char *)mem + gpa, sizeof(*out));
+	if (out->magic != NB_MSG_MAGIC)
+		return nb_fail(err, "message at 0x%llx has a bad magic 0x%08x", (unsigned long long)gpa, out->magic);
+	if (out->type == 0 || out->type > NB_MSG_TYPE_MAX)
+		return nb_fail(err, "message at 0x%llx has an unknown type %u", (unsigned long long)gpa, out->type);
+	if (out->text_len >= NB_MSG_TEXT_MAX)
+		return nb_fail(err, "message at 0x%llx claims %u bytes of text, more than the %u allowed",
+			       (unsigned long long)gpa, out->text_len, NB_MSG_TEXT_MAX - 1);
+	if (memchr(out->text, 0, NB_MSG_TEXT_MAX) != out->text + out->text_len)
+		return nb_fail(err, "message at 0x%llx: text is not NUL-terminated at its stated length",
+			       (unsigned long long)gpa);
+	if (!memchr(out->file, 0, NB_MSG_FILE_MAX))
+		return nb_fail(err, "message at 0x%llx: file name is not NUL-terminated", (unsigned long long)gpa);
+	return 0;
+}
+
+/* ---- the vCPU thread ---- */
+
+static void describe_stop(struct vm *vm, const char *what, nb_error *err)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	nb_error ign;
+	unsigned long long rip = 0, cr2 = 0;
+	if (KVM_IOCTL(vm->vcpu_fd, KVM_GET_REGS, &regs, &ign) >= 0)
+		rip = regs.rip;
+	if (KVM_IOCTL(vm->vcpu_fd, KVM_GET_SREGS, &sregs, &ign) >= 0)
+		cr2 = sregs.cr2;
+	nb_fail(err, "guest stopped: %s at rip 0x%llx (cr2 0x%llx); last message: '%s'", what, rip, cr2,
+		vm->last_msg);
+	vm->dead = 1;
+}
+
+/* Run the vCPU until the guest sends SYNC (ready), DONE, or something goes
+ * wrong.  The command, if any, is already in the mailbox. */
+static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *reply, nb_error *err)
+{
+	struct watchdog wd = {0};
+	memset(reply, 0, sizeof(*reply));
+	if (watchdog_arm(&wd, timeout_s, err))
+		return -1;
+	int rc = 0;
+	uint64_t t0 = tsc_begin();
+	for (;;) {
+		int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+		int e = errno;
+		if (tls_fired) {
+			char what[96];
+			snprintf(what, sizeof(what), "watchdog expired after %.3g s (exit reason %s)", timeout_s,
+				 r < 0 ? "intr" : vm_exit_name(vm->run->exit_reason));
+			vm->run->immediate_exit = 0;
+			describe_stop(vm, what, err);
+			rc = -1;
+			break;
+		}
+		if (r < 0) {
+			if (e == EINTR || e == EAGAIN)
+				continue;
+			rc = nb_fail(err, "kvm: KVM_RUN failed: %s", strerror(e));
+			vm->dead = 1;
+			break;
+		}
+		reply->exits++;
+		struct kvm_run *run = vm->run;
+		int port_msg = run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_MSG &&
+			       run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4 && run->io.count == 1;
+		int mmio_msg = run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_DOORBELL_GPA &&
+			       run->mmio.is_write && run->mmio.len == 4;
+		if (port_msg || mmio_msg) {
+			uint32_t gpa;
+			if (port_msg)
+				memcpy(&gpa, (const char *)run + run->io.data_offset, sizeof(gpa));
+			else
+				memcpy(&gpa, run->mmio.data, sizeof(gpa));
+			struct nb_msg m;
+			nb_error perr;
+			if (vm_parse_msg(vm->sys.base, vm->sys.bytes, gpa, &m, &perr)) {
+				describe_stop(vm, perr.msg, err);
+				rc = -1;
+				break;
+			}
+			if (m.type == NB_MSG_PRINT) {
+				snprintf(vm->last_msg, sizeof(vm->last_msg), "%s", m.text);
+				if (getenv("NESTBENCH_GUEST_LOG"))
+					fprintf(stderr, "nestbench: guest: %s\n", m.text);
+			} else if (m.type == NB_MSG_RESULT) {
+				reply->host_ticks = tsc_end() - t0;
+				memcpy(reply->arg, m.arg, sizeof(reply->arg));
+			} else if (m.type == NB_MSG_SYNC) {
+				break;
+			} else if (m.type == NB_MSG_DONE) {
+				reply->done = 1;
+				reply->arg[0] = m.arg[0];
+				vm->dead = 1;
+				break;
+			} else { /* ABORT */
+				char what[MSG_LOG + NB_MSG_FILE_MAX + 64];
+				snprintf(vm->last_msg, sizeof(vm->last_msg), "%s", m.text);
+				snprintf(what, sizeof(what), "payload abort at %s:%u: %s (guest rip 0x%llx)", m.file,
+					 m.line, m.text, (unsigned long long)m.arg[0]);
+				describe_stop(vm, what, err);
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		char what[160];
+		if (run->exit_reason == KVM_EXIT_IO)
+			snprintf(what, sizeof(what), "unexpected port %s 0x%x (size %u)",
+				 run->io.direction == KVM_EXIT_IO_OUT ? "write to" : "read from", run->io.port,
+				 run->io.size);
+		else if (run->exit_reason == KVM_EXIT_MMIO)
+			snprintf(what, sizeof(what), "access to unbacked guest-physical 0x%llx (exit reason mmio)",
+				 (unsigned long long)run->mmio.phys_addr);
+		else if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+			snprintf(what, sizeof(what), "exit reason internal-error, suberror %u", run->internal.suberror);
+		else if (run->exit_reason == KVM_EXIT_FAIL_ENTRY)
+			snprintf(what, sizeof(what), "exit reason fail-entry, hardware reason 0x%llx",
+				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		else
+			snprintf(what, sizeof(what), "exit reason %s (%u)", vm_exit_name(run->exit_reason),
+				 run->exit_reason);
+		describe_stop(vm, what, err);
+		rc = -1;
+		break;
+	}
+	watchdog_disarm(&wd);
+	return rc;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vm *vm = arg;
+	tls_run = vm->run;
+	pthread_mutex_lock(&vm->mu);
+	for (;;) {
+		while (!vm->req.pending)
+			pthread_cond_wait(&vm->cv, &vm->mu);
+		struct vcpu_req req = vm->req;
+		vm->req.pending = 0;
+		if (req.quit)
+			break;
+		pthread_mutex_unlock(&vm->mu);
+
+		struct vm_reply reply;
+		nb_error err = {{0}};
+		int rc;
+		if (vm->dead) {
+			rc = nb_fail(&err, "vm: the guest is stopped (after: '%s')", vm->last_msg);
+			memset(&reply, 0, sizeof(reply));
+		} else {
+			if (req.op) {
+				struct nb_cmd *c = &vm->mbox->cmd;
+				c->op = req.op;
+				c->seq = ++vm->seq;
+				memcpy(c->arg, req.args, sizeof(c->arg));
+				c->magic = NB_CMD_MAGIC;
+			}
+			rc = run_until_sync(vm, req.timeout_s, &reply, &err);
+		}
+
+		pthread_mutex_lock(&vm->mu);
+		vm->rc = rc;
+		vm->reply = reply;
+		vm->err = err;
+		vm->replied = 1;
+		pthread_cond_broadcast(&vm->cv);
+	}
+	pthread_mutex_unlock(&vm->mu);
+	tls_run = NULL;
+	return NULL;
+}
+
+static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		     struct vm_reply *reply, nb_error *err)
+{
+	pthread_mutex_lock(&vm->mu);
+	memset(&vm->req, 0, sizeof(vm->req));
+	vm->req.op = op;
+	for (size_t i = 0; i < nargs && i < ARRAY_SIZE(vm->req.args); i++)
+		vm->req.args[i] = args[i];
+	vm->req.timeout_s = timeout_s;
+	vm->req.pending = 1;
+	vm->replied = 0;
+	pthread_cond_broadcast(&vm->cv);
+	while (!vm->replied)
+		pthread_cond_wait(&vm->cv, &vm->mu);
+	int rc = vm->rc;
+	if (reply)
+		*reply = vm->reply;
+	if (rc && err)
+		*err = vm->err;
+	pthread_mutex_unlock(&vm->mu);
+	return rc;
+}
+
+struct thread_start {
+	struct vm *vm;
+	int cpu;
+	int rc;
+	nb_error err;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int ready;
+};
+
+/* Pin first, then serve: the vCPU is always run from the same pinned thread. */
+static void *vcpu_thread_start(void *arg)
+{
+	struct thread_start *ts = arg;
+	struct vm *vm = ts->vm;
+	int rc = 0;
+	if (ts->cpu >= 0)
+		rc = topology_pin_self(ts->cpu, &ts->err);
+	pthread_mutex_lock(&ts->mu);
+	ts->rc = rc;
+	ts->ready = 1;
+	pthread_cond_signal(&ts->cv);
+	pthread_mutex_unlock(&ts->mu);
+	if (rc)
+		return NULL;
+	return vcpu_thread(vm);
+}
+
+/* ---- set-up ---- */
+
+int vm_available(nb_error *err)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return nb_skip(err, "no /dev/kvm: this machine offers no KVM (load kvm_intel/kvm_amd, or enable "
+					    "nested virtualization on the host)");
+		if (errno == EACCES || errno == EPERM)
+			return nb_skip(err, "no permission to open /dev/kvm (run as root or join the kvm group)");
+		return nb_skip(err, "cannot open /dev/kvm: %s", strerror(errno));
+	}
+	int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API) {
+		close(fd);
+		return nb_skip(err, "kvm: KVM_GET_API_VERSION returned %d, need %d", api, KVM_API);
+	}
+	int vmfd = ioctl(fd, KVM_CREATE_VM, 0);
+	if (vmfd < 0) {
+		int e = errno;
+		close(fd);
+		return nb_skip(err, "kvm: KVM_CREATE_VM failed: %s", strerror(e));
+	}
+	close(vmfd);
+	close(fd);
+	return 0;
+}
+
+static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, void *host, uint64_t bytes, nb_error *err)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = bytes,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+	return KVM_IOCTL(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, err) < 0 ? -1 : 0;
+}
+
+/* KVM's supported CPUID (caller frees), or NULL with err set. */
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd, nb_error *err)
+{
+	for (int n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
+		if (!c) {
+			nb_fail(err, "out of memory");
+			return NULL;
+		}
+		c->nent = (uint32_t)n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		int e = errno;
+		free(c);
+		if (e != E2BIG) {
+			nb_fail(err, "kvm: KVM_GET_SUPPORTED_CPUID failed: %s", strerror(e));
+			return NULL;
+		}
+	}
+	nb_fail(err, "kvm: KVM_GET_SUPPORTED_CPUID: too many entries");
+	return NULL;
+}
+
+static int cpuid_has_1g(const struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 0x80000001)
+			return !!(c->entries[i].edx & CPUID_81_EDX_PDPE1GB);
+	return 0;
+}
+
+int vm_guest_page_usable(uint64_t page_bytes, nb_error *err)
+{
+	if (page_bytes == PT_4K || page_bytes == PT_2M)
+		return 0;
+	if (page_bytes != PT_1G)
+		return nb_fail(err, "guest page size %llu is not 4K, 2M or 1G", (unsigned long long)page_bytes);
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return nb_skip(err, "cannot open /dev/kvm: %s", strerror(errno));
+	struct kvm_cpuid2 *c = supported_cpuid(fd, err);
+	close(fd);
+	if (!c)
+		return 1;
+	int ok = cpuid_has_1g(c);
+	free(c);
+	return ok ? 0 : nb_skip(err, "1G guest pages: KVM does not offer the pdpe1gb CPUID bit to guests here");
+}
+
+/* Give the guest the CPUID KVM supports (it has none by default, and 1G
+ * pages and PCID need their CPUID bits). */
+static int setup_cpuid(struct vm *vm, nb_error *err)
+{
+	struct kvm_cpuid2 *c = supported_cpuid(vm->kvm_fd, err);
+	if (!c)
+		return -1;
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			vm->has_pcid = !!(c->entries[i].ecx & CPUID_1_ECX_PCID);
+	vm->has_1g = cpuid_has_1g(c);
+	int rc = KVM_IOCTL(vm->vcpu_fd, KVM_SET_CPUID2, c, err) < 0 ? -1 : 0;
+	free(c);
+	return rc;
+}
+
+static void segment(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->type = type;
+	s->present = 1;
+	s->dpl = (uint8_t)(sel & 3);
+	s->s = 1;
+	s->g = 1;
+	s->l = code ? 1 : 0;
+	s->db = code ? 0 : 1;
+}
+
+static int setup_vcpu_state(struct vm *vm, uint64_t cr3, nb_error *err)
+{
+	struct kvm_sregs s;
+	if (KVM_IOCTL(vm->vcpu_fd, KVM_GET_SREGS, &s, err) < 0)
+		return -1;
+	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (vm->has_pcid ? CR4_PCIDE : 0);
+	s.cr3 = cr3;
+	s.efer = EFER_SCE | EFER_LME | EFER_LMA;
+	segment(&s.cs, NB_SEL_KCODE, 11, 1);
+	segment(&s.ds, NB_SEL_KDATA, 3, 0);
+	s.es = s.fs = s.gs = s.ss = s.ds;
+	if (KVM_IOCTL(vm->vcpu_fd, KVM_SET_SREGS, &s, err) < 0)
+		return -1;
+	struct kvm_regs r;
+	memset(&r, 0, sizeof(r));
+	r.rip = NB_IMAGE_GPA;
+	r.rsp = NB_KSTACK_TOP;
+	r.rflags = 2;
+	return KVM_IOCTL(vm->vcpu_fd, KVM_SET_REGS, &r, err) < 0 ? -1 : 0;
+}
+
+/* The boot address space: the system slot identity-mapped, page 0 left out
+ * so that a NULL dereference in the payload faults. */
+static int build_boot_tables(struct vm *vm, uint64_t *root, uint64_t *pool_next, nb_error *err)
+{
+	struct pt_pool pool;
+	struct pt_space sp;
+	unsigned char *mem = vm->sys.base;
+	uint64_t sys = vm->sys.bytes;
+	int rc = pt_pool_init(&pool, mem + NB_PT_POOL_GPA, NB_PT_POOL_GPA, sys - NB_PT_POOL_GPA, 0);
+	if (!rc)
+		rc = pt_space_init(&sp, &pool);
+	if (!rc)
+		rc = pt_map(&sp, PT_4K, PT_4K, PT_2M - PT_4K, PT_4K, PT_W | PT_U);
+	if (!rc)
+		rc = pt_map(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U);
+	if (!rc) /* the CPL3 message doorbell: no memory slot behind it */
+		rc = pt_map(&sp, NB_DOORBELL_GPA, NB_DOORBELL_GPA, PT_4K, PT_4K, PT_W | PT_U);
+	if (!rc && pt_verify(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U, NULL))
+		rc = PT_E_RANGE;
+	if (rc)
+		return nb_fail(err, "vm: cannot build the boot page tables: %s", pt_strerror(rc));
+	*root = sp.root;
+	*pool_next = pool.pa + pool.next;
+	return 0;
+}
+
+/* Page-table pool for the region: one PTE per 4K page, a PDE per 2M page,
+ * per address space, plus room for the services' tables. */
+static uint64_t pool_bytes(uint64_t region_bytes, uint64_t page_bytes, unsigned spaces)
+{
+	uint64_t pages = region_bytes / page_bytes;
+	uint64_t per_space = (pages / 512 + 4) * PT_4K + (page_bytes == PT_4K ? region_bytes / PT_2M * PT_4K : 0);
+	return (uint64_t)spaces * per_space + (256u << 10);
+}
+
+int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
+{
+	*out = NULL;
+	uint64_t page = cfg->region_page_bytes;
+	if (page != PT_4K && page != PT_2M && page != PT_1G)
+		return nb_fail(err, "vm: guest page size %llu is not 4K, 2M or 1G", (unsigned long long)page);
+	if (!cfg->region || cfg->region_bytes == 0 || cfg->region_bytes % page ||
+	    cfg->region_bytes > cfg->region->bytes)
+		return nb_fail(err, "vm: the region (%zu bytes) must be a non-empty multiple of the guest page and fit "
+				    "its buffer",
+			       cfg->region_bytes);
+	size_t image_bytes = cfg->image_bytes;
+	const void *image = cfg->image ? cfg->image : vm_payload_image(&image_bytes);
+	if (image_bytes == 0 || image_bytes > NB_IMAGE_MAX)
+		return nb_fail(err, "vm: payload image of %zu bytes does not fit its %llu-byte slot", image_bytes,
+			       (unsigned long long)NB_IMAGE_MAX);
+	if (pthread_once(&watchdog_once, watchdog_install) || watchdog_install_rc)
+		return nb_fail(err, "vm: cannot install the watchdog signal handler");
+
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return nb_fail(err, "out of memory");
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
+	vm->cpu = cfg->cpu;
+	pthread_mutex_init(&vm->mu, NULL);
+	pthread_cond_init(&vm->cv, NULL);
+	unsigned spaces = cfg->spaces ? cfg->spaces : 1;
+	int rc = -1;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		rc = nb_skip(err, "cannot open /dev/kvm: %s", strerror(errno));
+		goto fail;
+	}
+	if ((vm->vm_fd = KVM_IOCTL(vm->kvm_fd, KVM_CREATE_VM, NULL, err)) < 0)
+		goto fail;
+	int run_bytes = KVM_IOCTL(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, err);
+	if (run_bytes < 0)
+		goto fail;
+	vm->run_bytes = (size_t)run_bytes;
+
+	/* System memory: 4K backing, 2M multiple (it is mapped with 2M pages). */
+	uint64_t sys = NB_PT_POOL_GPA + pool_bytes(cfg->region_bytes, page, spaces);
+	if (sys < NB_SYS_MIN_BYTES)
+		sys = NB_SYS_MIN_BYTES;
+	sys = (sys + PT_2M - 1) & ~(PT_2M - 1);
+	if (sys > NB_REGION_GPA) {
+		rc = nb_fail(err, "vm: the page tables for a %zu-byte region do not fit below 4 GiB", cfg->region_bytes);
+		goto fail;
+	}
+	if ((rc = buffer_alloc(&vm->sys, BACKING_4K, sys, err)) != 0)
+		goto fail;
+	vm->have_sys = 1;
+	rc = -1;
+	memset(vm->sys.base, 0, vm->sys.bytes);
+	if (set_slot(vm, 0, 0, vm->sys.base, vm->sys.bytes, err) ||
+	    set_slot(vm, 1, NB_REGION_GPA, cfg->region->base, cfg->region_bytes, err))
+		goto fail;
+	memcpy((unsigned char *)vm->sys.base + NB_IMAGE_GPA, image, image_bytes);
+
+	if ((vm->vcpu_fd = KVM_IOCTL(vm->vm_fd, KVM_CREATE_VCPU, (void *)0, err)) < 0)
+		goto fail;
+	vm->run = mmap(NULL, vm->run_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED) {
+		vm->run = NULL;
+		nb_fail(err, "vm: cannot map the vCPU's kvm_run area: %s", strerror(errno));
+		goto fail;
+	}
+	if (setup_cpuid(vm, err))
+		goto fail;
+	if (page == PT_1G && !vm->has_1g) {
+		rc = nb_skip(err, "1G guest pages: KVM does not offer the pdpe1gb CPUID bit to guests here");
+		goto fail;
+	}
+
+	uint64_t root = 0, pool_next = 0;
+	if (build_boot_tables(vm, &root, &pool_next, err) || setup_vcpu_state(vm, root, err))
+		goto fail;
+	vm->mbox = (struct nb_mailbox *)(void *)((unsigned char *)vm->sys.base + NB_MAILBOX_GPA);
+	struct nb_boot *b = &vm->mbox->boot;
+	b->version = NB_PROTOCOL_VERSION;
+	b->sys_bytes = vm->sys.bytes;
+	b->pt_pool_next = pool_next;
+	b->pt_pool_end = vm->sys.bytes;
+	b->boot_cr3 = root;
+	b->region_gpa = NB_REGION_GPA;
+	b->region_va = NB_REGION_VA;
+	b->region_bytes = cfg->region_bytes;
+	b->region_page_bytes = page;
+	b->cpu_has_pcid = (uint64_t)vm->has_pcid;
+	b->spaces = spaces;
+	b->magic = NB_BOOT_MAGIC;
+
+	struct thread_start ts = {.vm = vm, .cpu = cfg->cpu};
+	pthread_mutex_init(&ts.mu, NULL);
+	pthread_cond_init(&ts.cv, NULL);
+	if (pthread_create(&vm->thread, NULL, vcpu_thread_start, &ts)) {
+		nb_fail(err, "vm: cannot start the vCPU thread");
+		goto fail;
+	}
+	pthread_mutex_lock(&ts.mu);
+	while (!ts.ready)
+		pthread_cond_wait(&ts.cv, &ts.mu);
+	pthread_mutex_unlock(&ts.mu);
+	pthread_mutex_destroy(&ts.mu);
+	pthread_cond_destroy(&ts.cv);
+	if (ts.rc) {
+		pthread_join(vm->thread, NULL);
+		nb_fail(err, "vm: vCPU thread: %s", ts.err.msg);
+		goto fail;
+	}
+	vm->thread_started = 1;
+
+	/* Boot: the payload maps and verifies its region, reports, and syncs. */
+	struct vm_reply reply;
+	nb_error berr;
+	double boot_timeout = cfg->boot_timeout_s > 0 ? cfg->boot_timeout_s : 10;
+	if (vcpu_call(vm, 0, NULL, 0, boot_timeout, &reply, &berr)) {
+		nb_fail(err, "vm: payload did not boot: %s", berr.msg);
+		goto fail;
+	}
+	if (reply.done) {
+		nb_fail(err, "vm: payload stopped during boot (status %llu): '%s'", (unsigned long long)reply.arg[0],
+			vm->last_msg);
+		goto fail;
+	}
+	vm->built_page_bytes = reply.arg[1];
+	*out = vm;
+	return 0;
+
+fail:
+	vm_destroy(vm);
+	return rc;
+}
+
+int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+	       struct vm_reply *reply, nb_error *err)
+{
+	if (op == 0 || op > NB_CMD_MAX)
+		return nb_fail(err, "vm: unknown command %u", op);
+	struct vm_reply r;
+	if (vcpu_call(vm, op, args, nargs, timeout_s, &r, err))
+		return -1;
+	if (r.done && op != NB_CMD_EXIT)
+		return nb_fail(err, "vm: payload stopped (status %llu) instead of answering; last message: '%s'",
+			       (unsigned long long)r.arg[0], vm->last_msg);
+	if (!r.done && r.arg[0] != vm->seq)
+		return nb_fail(err, "vm: payload answered command %llu with result %llu; last message: '%s'",
+			       (unsigned long long)vm->seq, (unsigned long long)r.arg[0], vm->last_msg);
+	if (reply)
+		*reply = r;
+	return 0;
+}
+
+uint64_t vm_built_page_bytes(const struct vm *vm)
+{
+	return vm->built_page_bytes;
+}
+
+int vm_has_pcid(const struct vm *vm)
+{
+	return vm->has_pcid;
+}
+
+const char *vm_last_message(const struct vm *vm)
+{
+	return vm->last_msg;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->thread_started) {
+		pthread_mutex_lock(&vm->mu);
+		vm->req.quit = 1;
+		vm->req.pending = 1;
+		pthread_cond_broadcast(&vm->cv);
+		pthread_mutex_unlock(&vm->mu);
+		pthread_join(vm->thread, NULL);
+	}
+	if (vm->run)
+		munmap(vm->run, vm->run_bytes);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->have_sys)
+		buffer_free(&vm->sys);
+	pthread_mutex_destroy(&vm->mu);
+	pthread_cond_destroy(&vm->cv);
+	free(vm);
+}
+
+/* Linked in from build/guest (see guest-payloads/guest.mk). */
+extern const unsigned char nb_payload_start[], nb_payload_end[];
+
+const void *vm_payload_image(size_t *bytes)
+{
+	*bytes = (size_t)(nb_payload_end - nb_payload_start);
+	return nb_payload_start;
+}

@@ -1,0 +1,88 @@
+/* vm.h - a small KVM virtual machine monitor for the guest payload.
+ *
+ * One VM = a system memory slot (payload image, stacks, page-table pool,
+ * 4K backing), a benchmark-region slot backed by a caller's verified buffer,
+ * and one vCPU served by its own thread, pinned to a chosen PU.  The vCPU
+ * starts in 64-bit long mode at the payload's entry with boot page tables
+ * built by the VMM; the payload then maps the region itself with the
+ * requested guest page size, walks its tables to verify them and reports
+ * back (see guest-payloads/protocol.h).
+ *
+ * Every KVM_RUN is bounded by a watchdog: a per-thread timer signal sets
+ * kvm_run->immediate_exit, so a guest that spins is stopped and reported
+ * with its RIP instead of hanging the run.  A guest fault, triple fault or
+ * watchdog stop leaves the VM dead (later commands fail at once) with a
+ * message naming the exit reason, the guest RIP and the payload's last
+ * message.  Failing ioctls are named in the error.
+ */
+#ifndef NESTBENCH_VM_H
+#define NESTBENCH_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backing.h"
+#include "protocol.h"
+#include "util.h"
+
+struct vm;
+
+struct vm_config {
+	struct buffer *region;      /* host memory of the benchmark region (borrowed, outlives the VM) */
+	size_t region_bytes;        /* bytes of it to map; a multiple of region_page_bytes */
+	uint64_t region_page_bytes; /* guest page size: 4096, 2M or 1G */
+	unsigned spaces;            /* guest address spaces for NB_CMD_CTXSW (0 = 1) */
+	int cpu;                    /* PU the vCPU thread is pinned to; -1 = not pinned */
+	double boot_timeout_s;      /* watchdog for the boot (0 = 10 s) */
+	const void *image;          /* payload image; NULL = the one built into nestbench */
+	size_t image_bytes;
+};
+
+struct vm_reply {
+	uint64_t arg[NB_MSG_ARGS]; /* the RESULT message's arguments (arg[0] = sequence number) */
+	int done;                  /* the guest sent DONE (arg[0] = its status) */
+	uint64_t host_ticks;       /* host TSC ticks from resuming the vCPU to the RESULT exit */
+	unsigned exits;            /* VM exits while the command ran */
+};
+
+/* Can VMs be run here?  0 = yes; 1 = no, with the reason (no /dev/kvm, no
+ * permission, wrong API version, cannot create a VM). */
+int vm_available(nb_error *err);
+
+/* Can guests have pages of this size here (1G needs the pdpe1gb CPUID bit
+ * offered by KVM)?  0 = yes, 1 = no with the reason. */
+int vm_guest_page_usable(uint64_t page_bytes, nb_error *err);
+
+/* Create, load and boot a VM until the payload is ready for commands.
+ * Returns 0; 1 when what is asked cannot be had (e.g. 1G guest pages without
+ * CPU support), reason in err; -1 on error (VM destroyed, *out NULL). */
+int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err);
+
+/* Run one command (NB_CMD_*; cmd->seq is filled in) with a watchdog of
+ * timeout_s seconds.  0 with the reply, or -1 with an error that names the
+ * exit reason, guest RIP and last message; the VM is then dead. */
+int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+	       struct vm_reply *reply, nb_error *err);
+
+/* What the payload reported at boot. */
+uint64_t vm_built_page_bytes(const struct vm *vm);
+/* Does the guest see PCID (CPUID and CR4.PCIDE)? */
+int vm_has_pcid(const struct vm *vm);
+/* The payload's last PRINT/ABORT text ("" if none). */
+const char *vm_last_message(const struct vm *vm);
+
+/* Stop the vCPU thread, close every descriptor, unmap guest memory.  NULL is fine. */
+void vm_destroy(struct vm *vm);
+
+/* The payload image linked into this binary. */
+const void *vm_payload_image(size_t *bytes);
+
+/* Message parsing (exposed for tests): copy the nb_msg at guest-physical
+ * `gpa` out of guest memory [mem, mem + mem_bytes) and validate it.  0, or
+ * -1 with what is wrong in err. */
+int vm_parse_msg(const void *mem, uint64_t mem_bytes, uint64_t gpa, struct nb_msg *out, nb_error *err);
+
+/* Name of a KVM exit reason ("io", "shutdown", ...). */
+const char *vm_exit_name(uint32_t reason);
+
+#endif
