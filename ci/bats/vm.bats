@@ -59,6 +59,7 @@ validate() {
 }
 
 @test "--guest-page rejects unknown sizes and needs a vm mode" {
+	# shellcheck disable=SC2154 # bats sets $stderr with --separate-stderr
 	run --separate-stderr "$NB" run --mode vm --guest-page 3m
 	assert_failure 2
 	[[ "$stderr" == *"unknown guest page size '3m'"* ]]
