@@ -41,4 +41,13 @@ void hugepool_install_cleanup(void);
 /* {"2M": {"total":..,"free":..}, "1G": {...}} */
 json_t *hugepool_json(void);
 
+/* Path of a pool file, e.g. hugepool_path(2M, "nr_hugepages", ...) ->
+ * /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages (for messages). */
+void hugepool_path(size_t page_bytes, const char *file, char *buf, size_t len);
+
+/* Tests only: read and write the pools under dir instead of
+ * /sys/kernel/mm/hugepages (NULL goes back to it).  Lets tests exercise a
+ * kernel that provides fewer pages than asked without using real memory. */
+void hugepool_set_root(const char *dir);
+
 #endif

@@ -9,6 +9,10 @@
 #define NESTBENCH_MACHINE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /* How the *local* KVM virtualizes guest memory: "ept", "npt", "shadow",
  * "pvm-shadow", "unknown", or "none" when there is no KVM at all.
@@ -26,10 +30,47 @@ const char *machine_mmu_virt_mode(char *why, size_t whylen);
  *   "topology": (topology_json()),
  *   "perf_event_paranoid": N,
  *   "hostname": "...", "user_is_root": bool }
+ * A fact that cannot be read is null; its section then has a "reason"
+ * string (top level: "perf_event_paranoid_reason").  kvm.reason is null
+ * exactly when kvm.usable is true, else it says why and how to fix it.
  */
 json_t *machine_facts_json(void);
 
 /* Human-readable rendering of machine_facts_json() for `nestbench info`. */
 void machine_facts_print(FILE *out, const json_t *facts);
+
+/* ---- Pure decoders behind the facts, exposed so unit tests can feed them
+ * known register values and sysfs evidence. ---- */
+
+/* Family, model and stepping as the vendors' manuals display them: the
+ * extended family is added only when the base family is 0xF, the extended
+ * model is prepended only when the base family is 0x6 or 0xF. */
+struct cpu_signature {
+	unsigned family, model, stepping;
+};
+void cpuid_decode_signature(uint32_t leaf1_eax, struct cpu_signature *out);
+
+/* Concatenate three CPUID registers as little-endian 4-byte strings, up to
+ * the first NUL, e.g. (ebx, edx, ecx) of leaf 0 -> "GenuineIntel" and
+ * (ebx, ecx, edx) of leaf 0x40000000 -> "KVMKVMKVM". */
+void cpuid_regs_string(uint32_t r0, uint32_t r1, uint32_t r2, char out[13]);
+
+/* What /sys/module says about the local KVM.  Parameter values are the
+ * file contents ("Y", "N", "1", "0"), "" when the module or file is absent. */
+struct mmu_evidence {
+	bool dev_kvm;          /* /dev/kvm exists */
+	bool kvm_loaded;       /* /sys/module/kvm */
+	bool kvm_intel_loaded; /* /sys/module/kvm_intel */
+	bool kvm_amd_loaded;   /* /sys/module/kvm_amd */
+	bool kvm_pvm_loaded;   /* /sys/module/kvm_pvm */
+	char ept[8];           /* kvm_intel/parameters/ept */
+	char npt[8];           /* kvm_amd/parameters/npt */
+	char tdp_mmu[8];       /* kvm/parameters/tdp_mmu */
+};
+
+/* Read the evidence from this machine. */
+void mmu_evidence_collect(struct mmu_evidence *ev);
+/* The decision behind machine_mmu_virt_mode(); `why` as there. */
+const char *mmu_virt_mode_decide(const struct mmu_evidence *ev, char *why, size_t whylen);
 
 #endif

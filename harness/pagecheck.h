@@ -34,6 +34,12 @@ struct pagemap_summary {
 	size_t thp;          /* present pages that belong to a transparent huge page */
 	size_t hugetlb;      /* ... to a hugetlb page */
 	size_t pfn_known;    /* pages whose PFN was readable (0 when not root) */
+	/* Present pages inside a physically contiguous compound page (a head
+	 * followed by tails on consecutive PFNs) of at least 2M / 1G: the size
+	 * of the page, which the THP/HUGE flags alone do not give (KPF_THP is
+	 * also set on smaller multi-size THP folios). */
+	size_t in_2m_compound;
+	size_t in_1g_compound;
 };
 
 /* Decode one pagemap entry (bit 63 present, bits 0-54 PFN). */
@@ -42,9 +48,14 @@ uint64_t pagemap_entry_pfn(uint64_t entry);
 /* kpageflags bits that matter here (KPF_THP = 22, KPF_HUGE = 17). */
 int kpageflags_is_thp(uint64_t flags);
 int kpageflags_is_huge(uint64_t flags);
+/* KPF_COMPOUND_HEAD = 15, KPF_COMPOUND_TAIL = 16. */
+int kpageflags_is_head(uint64_t flags);
+int kpageflags_is_tail(uint64_t flags);
 
 /* Walk [start, end) through /proc/self/pagemap and /proc/kpageflags.
- * Returns 0, or 1 when pagemap/kpageflags cannot be read (reason in err). */
+ * Returns 0, or 1 when pagemap/kpageflags cannot be read (reason in err).
+ * On 1 the presence counts are still filled when pagemap itself was
+ * readable (PFNs are hidden from non-root), so pages/present are usable. */
 int pagemap_self(uintptr_t start, uintptr_t end, struct pagemap_summary *out, nb_error *err);
 
 #endif

@@ -38,7 +38,10 @@ int topology_current_pu(void);
 
 /* {"packages":N,"cores":N,"pus":N,"numa_nodes":N,
  *  "caches":[{"level":1,"type":"data","size_bytes":N,"line_bytes":N,"ways":N,"count":N},...],
- *  "allowed_pus":[...]} */
+ *  "allowed_pus":[...],"default_measure_pu":N}
+ * Unknown cache attributes are null; "fully_associative":true replaces ways
+ * where hwloc says so.  When hwloc fails every member is null and "reason"
+ * says why. */
 json_t *topology_json(void);
 
 #endif

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void vformat(nb_error *err, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vformat(nb_error *err, const char *fmt, va_list ap)
 {
 	if (err)
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
@@ -35,7 +35,7 @@ int nb_skip(nb_error *err, const char *fmt, ...)
 	return 1;
 }
 
-static void vreport(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "nestbench: %s", prefix);
 	vfprintf(stderr, fmt, ap);
