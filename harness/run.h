@@ -32,6 +32,13 @@ struct run_config {
 	unsigned per_octave, samples, warmup_samples;
 	double target_sample_ns;
 	struct kernel_options kopt;
+	/* Non-sweeping kernels: sizes, thread counts and placements to measure
+	 * (n == 0: from the suite, else the kernel's defaults / all). */
+	struct kernel_sizes sizes;
+	int threads[KERNEL_SIZES_MAX];
+	unsigned nthreads;
+	enum kernel_placement placements[KERNEL_PLACEMENT_COUNT];
+	unsigned nplacements;
 	int argc;
 	char **argv;
 };
