@@ -2,11 +2,15 @@
  *
  * T PUs take part (hwloc picks distinct cores where it can; the measuring
  * PU is one of them): T-1 toucher threads read every page of a shared
- * region in a loop, so each of their TLBs holds its translations, while the
- * measuring thread write-protects one page of the backing and unprotects it
- * again.  The write-protect must flush every TLB that may hold the page: an
- * IPI to each toucher's PU (T=1: a local flush only).  The TLB-shootdown
- * interrupts the kernel counts in /proc/interrupts are recorded as proof.
+ * region but the first in a loop, so the address space is live on their
+ * PUs, while the measuring thread takes all access away from the first page
+ * (PROT_NONE) and gives read access back.  Taking access away must flush
+ * every TLB that may hold the page: an IPI to each toucher's PU (T=1: a
+ * local flush only); giving it back needs no flush.  PROT_NONE rather than
+ * read-only because a private hugetlb page, once write-protected, is not
+ * made writable again by mprotect (only by a write fault), so a read-only
+ * flip would stop changing anything after the first.  The TLB-shootdown
+ * interrupts counted in /proc/interrupts are recorded as proof.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -87,8 +91,9 @@ static void *toucher_main(void *arg)
 		return NULL;
 	atomic_fetch_add(&st->running, 1);
 	uint64_t sum = 0;
+	char *others = (char *)st->buf.base + st->page_bytes;
 	while (!atomic_load_explicit(&st->stop, memory_order_relaxed))
-		sum += ku_read_4k(st->buf.base, st->buf.bytes);
+		sum += ku_read_4k(others, st->buf.bytes - st->page_bytes);
 	ku_sink = sum;
 	return NULL;
 }
@@ -119,6 +124,9 @@ static int sd_setup(struct kernel_ctx *ctx, nb_error *err)
 	int rc = ku_size_fits(ctx, ctx->working_set_bytes, err);
 	if (rc)
 		return rc;
+	if (ctx->working_set_bytes < 2 * backing_page_bytes(ctx->backing))
+		return nb_skip(err, "shootdown needs at least 2 pages of the backing (one to protect, the others to "
+			       "read), not %zu bytes", ctx->working_set_bytes);
 	int pus[MAX_THREADS];
 	if ((rc = topology_pick_pus(T, ctx->cpu, pus, err)) != 0)
 		return rc;
@@ -164,8 +172,8 @@ static int sd_setup(struct kernel_ctx *ctx, nb_error *err)
 	json_object_set_new(ctx->params, "pus", used);
 	json_object_set_new(ctx->params, "region_bytes", json_integer((json_int_t)ctx->working_set_bytes));
 	json_object_set_new(ctx->params, "bytes_protected", json_integer((json_int_t)st->page_bytes));
-	json_object_set_new(ctx->params, "op", json_string("mprotect one page read-only and back while T-1 threads "
-							   "on other PUs read the region"));
+	json_object_set_new(ctx->params, "op", json_string("mprotect one page PROT_NONE and back to read-write while "
+							   "T-1 threads on other PUs read the rest of the region"));
 	return 0;
 }
 
@@ -176,7 +184,7 @@ static int sd_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb
 	int bad = 0;
 	uint64_t t0 = tsc_begin();
 	for (uint64_t i = 0; i < iters; i++) {
-		bad |= mprotect(page, st->page_bytes, PROT_READ);
+		bad |= mprotect(page, st->page_bytes, PROT_NONE);
 		bad |= mprotect(page, st->page_bytes, PROT_READ | PROT_WRITE);
 	}
 	uint64_t t1 = tsc_end();
@@ -205,15 +213,15 @@ static void sd_teardown(struct kernel_ctx *ctx)
 
 static void sd_check(struct kernel_ctx *ctx, const uint64_t *counts, uint64_t ops)
 {
-	ku_claim(ctx, counts, SWC_PAGE_FAULTS, ops, 0, 0, "no page faults: the touchers only read");
+	ku_claim(ctx, counts, SWC_PAGE_FAULTS, ops, 0, 0, "no page faults: the touchers never read the protected page");
 	json_int_t T = json_integer_value(json_object_get(ctx->params, "threads"));
 	json_t *irq = json_object_get(ctx->params, "tlb_shootdown_irqs_per_op");
-	/* Each write-protect must reach every other PU that runs the address
-	 * space; fewer interrupts than ops means the flushes went elsewhere (a
+	/* Each PROT_NONE must reach every other PU that runs the address space
+	 * (one interrupt each); far fewer means the flushes went elsewhere (a
 	 * paravirtual flush) or the touchers were not running. */
-	if (T > 1 && json_is_real(irq) && json_real_value(irq) < 0.5)
+	if (T > 1 && json_is_real(irq) && json_real_value(irq) < 0.5 * (double)(T - 1))
 		json_array_append_new(ctx->flags, json_sprintf("only %.2f TLB-shootdown interrupts per op with %d threads "
-							       "(paravirtual TLB flush, or touchers not running?)",
+							       "(touchers preempted by other load, or a paravirtual TLB flush?)",
 							       json_real_value(irq), (int)T));
 }
 
@@ -221,12 +229,12 @@ const struct kernel_desc kernel_shootdown = {
 	.name = "shootdown",
 	.family = "ptupdate",
 	.metric = "ns_per_mprotect_pair",
-	.summary = "TLB shootdown: write-protect one page while T-1 threads on other PUs read the region",
+	.summary = "TLB shootdown: unmap access to one page while T-1 threads on other PUs read the region",
 	.params_help = "--threads: PUs taking part (default 1, 2, 4, ..., all); --size: shared region",
 	.flags = KERNEL_COUNTS_CHILDREN | KERNEL_USES_THREADS,
 	.setup = sd_setup,
 	.sample = sd_sample,
 	.teardown = sd_teardown,
 	.check = sd_check,
-	.default_sizes = {1, {2 * MB}},
+	.default_sizes = {1, {4 * MB}},
 };
