@@ -165,7 +165,7 @@ static void cs_teardown(struct kernel_ctx *ctx)
 	ctx->priv = NULL;
 }
 
-static int cs_setup(struct kernel_ctx *ctx, enum cs_kind kind, nb_error *err)
+static int cs_setup_(struct kernel_ctx *ctx, enum cs_kind kind, nb_error *err)
 {
 	size_t ws = ctx->working_set_bytes;
 	if (ws == 0 && ctx->backing != BACKING_4K)
@@ -242,6 +242,15 @@ static int cs_setup(struct kernel_ctx *ctx, enum cs_kind kind, nb_error *err)
 		return nb_fail(err, "%s: cannot create the partner thread: %s", ctx->desc->name, strerror(e));
 	st->thread_started = 1;
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (partner, memory). */
+static int cs_setup(struct kernel_ctx *ctx, enum cs_kind kind, nb_error *err)
+{
+	int rc = cs_setup_(ctx, kind, err);
+	if (rc && ctx->priv)
+		cs_teardown(ctx);
+	return rc;
 }
 
 static int pipe_proc_setup(struct kernel_ctx *ctx, nb_error *err)

@@ -98,7 +98,7 @@ static void pt_teardown(struct kernel_ctx *ctx)
 
 /* ---- fault: first touch of fresh pages ---- */
 
-static int fault_setup(struct kernel_ctx *ctx, nb_error *err)
+static int fault_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int rc = setup_mapping(ctx, err);
 	if (rc)
@@ -108,6 +108,15 @@ static int fault_setup(struct kernel_ctx *ctx, nb_error *err)
 	ctx->alt_per_op = KU_MIB / (double)ku_page_bytes(ctx->backing_json, ctx->backing);
 	json_object_set_new(ctx->params, "op", json_string("first write to a fresh page (then one write per 4K in it)"));
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (threads, children, memory). */
+static int fault_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	int rc = fault_setup_(ctx, err);
+	if (rc && ctx->priv)
+		pt_teardown(ctx);
+	return rc;
 }
 
 /* iters faults: fresh regions of the chosen size, populated page by page;
@@ -156,7 +165,7 @@ const struct kernel_desc kernel_fault = {
 
 /* ---- mmap-munmap: map, touch, unmap ---- */
 
-static int mm_setup(struct kernel_ctx *ctx, nb_error *err)
+static int mm_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int rc = setup_mapping(ctx, err);
 	if (rc)
@@ -165,6 +174,15 @@ static int mm_setup(struct kernel_ctx *ctx, nb_error *err)
 	ctx->alt_per_op = KU_MIB / (double)ctx->working_set_bytes;
 	json_object_set_new(ctx->params, "op", json_string("mmap, write every page, munmap"));
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (threads, children, memory). */
+static int mm_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	int rc = mm_setup_(ctx, err);
+	if (rc && ctx->priv)
+		pt_teardown(ctx);
+	return rc;
 }
 
 static int mm_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
@@ -209,7 +227,7 @@ const struct kernel_desc kernel_mmap_munmap = {
 
 /* ---- mprotect: flip protection, touch again ---- */
 
-static int mp_setup(struct kernel_ctx *ctx, nb_error *err)
+static int mp_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int rc = setup_populated(ctx, err);
 	if (rc)
@@ -219,6 +237,15 @@ static int mp_setup(struct kernel_ctx *ctx, nb_error *err)
 	json_object_set_new(ctx->params, "op",
 			    json_string("mprotect read-only, read every 4K, mprotect read-write, read every 4K"));
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (threads, children, memory). */
+static int mp_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	int rc = mp_setup_(ctx, err);
+	if (rc && ctx->priv)
+		pt_teardown(ctx);
+	return rc;
 }
 
 /* Reads only: the pages stay resident and no access faults, so what is
@@ -266,7 +293,7 @@ const struct kernel_desc kernel_mprotect = {
 
 /* ---- madvise-dontneed: discard and refault ---- */
 
-static int md_setup(struct kernel_ctx *ctx, nb_error *err)
+static int md_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int rc = setup_populated(ctx, err);
 	if (rc)
@@ -278,6 +305,15 @@ static int md_setup(struct kernel_ctx *ctx, nb_error *err)
 	ctx->alt_per_op = KU_MIB / (double)ctx->working_set_bytes;
 	json_object_set_new(ctx->params, "op", json_string("madvise(MADV_DONTNEED) the region, write every 4K"));
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (threads, children, memory). */
+static int md_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	int rc = md_setup_(ctx, err);
+	if (rc && ctx->priv)
+		pt_teardown(ctx);
+	return rc;
 }
 
 static int md_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)

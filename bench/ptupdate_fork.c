@@ -79,13 +79,22 @@ static int reap(pid_t pid, const char *who, nb_error *err)
 
 /* ---- fork: fork + exit + wait with the region mapped ---- */
 
-static int fork_setup(struct kernel_ctx *ctx, nb_error *err)
+static int fork_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int rc = fork_setup_common(ctx, err);
 	if (rc)
 		return rc;
 	json_object_set_new(ctx->params, "op", json_string("fork, child exits at once, parent waits"));
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (threads, children, memory). */
+static int fork_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	int rc = fork_setup_(ctx, err);
+	if (rc && ctx->priv)
+		fork_teardown(ctx);
+	return rc;
 }
 
 static int fork_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
@@ -121,7 +130,7 @@ const struct kernel_desc kernel_fork = {
 
 /* ---- fork-cow: copy-on-write faults in the child ---- */
 
-static int cow_setup(struct kernel_ctx *ctx, nb_error *err)
+static int cow_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int rc = fork_setup_common(ctx, err);
 	if (rc)
@@ -141,6 +150,15 @@ static int cow_setup(struct kernel_ctx *ctx, nb_error *err)
 	json_object_set_new(ctx->params, "op",
 			    json_string("child's first write to a page shared with its parent (timed in the child)"));
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (threads, children, memory). */
+static int cow_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	int rc = cow_setup_(ctx, err);
+	if (rc && ctx->priv)
+		fork_teardown(ctx);
+	return rc;
 }
 
 /* iters copy-on-write faults, spread over forks of cow_pages each.  The

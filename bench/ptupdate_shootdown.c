@@ -116,7 +116,9 @@ static void stop_touchers(struct sd_state *st)
 	}
 }
 
-static int sd_setup(struct kernel_ctx *ctx, nb_error *err)
+static void sd_teardown(struct kernel_ctx *ctx);
+
+static int sd_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int T = ctx->opt->threads > 0 ? ctx->opt->threads : 1;
 	if (T > MAX_THREADS)
@@ -175,6 +177,15 @@ static int sd_setup(struct kernel_ctx *ctx, nb_error *err)
 	json_object_set_new(ctx->params, "op", json_string("mprotect one page PROT_NONE and back to read-write while "
 							   "T-1 threads on other PUs read the rest of the region"));
 	return 0;
+}
+
+/* A setup that fails or skips leaves nothing behind (threads, children, memory). */
+static int sd_setup(struct kernel_ctx *ctx, nb_error *err)
+{
+	int rc = sd_setup_(ctx, err);
+	if (rc && ctx->priv)
+		sd_teardown(ctx);
+	return rc;
 }
 
 static int sd_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
