@@ -63,6 +63,13 @@ void childguard_install(void)
 		return;
 	installed = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(guard_signals); i++) {
+		struct sigaction cur;
+		if (sigaction(guard_signals[i], NULL, &cur) != 0)
+			continue;
+		/* Ignored on purpose (nohup, a background job): the signal will
+		 * not end the run, so there is nothing to clean up for it. */
+		if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN)
+			continue;
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = on_signal;

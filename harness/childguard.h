@@ -9,6 +9,8 @@
  *   - on SIGINT, SIGTERM and SIGHUP the parent SIGKILLs and reaps every
  *     registered child, then hands the signal on to the handler that was
  *     there before (hugepool's, which restores the pools and re-raises);
+ *     a signal that was ignored when the handlers were installed stays
+ *     ignored (nohup, background jobs);
  *   - blocking waits between the sides run under a watchdog: while armed, a
  *     periodic SIGALRM interrupts blocked system calls (EINTR) so the caller
  *     can see that the deadline passed and give up with a clear message.
