@@ -76,7 +76,12 @@ enum kernel_flags {
 	KERNEL_SWEEPS_WS = 1u << 1,    /* the kernel is run over a working-set sweep (else over its size list) */
 	KERNEL_COUNTS_CHILDREN = 1u << 2, /* software counters must include the processes and threads it creates */
 	KERNEL_USES_THREADS = 1u << 3,    /* measured at each --threads count */
-	KERNEL_USES_PLACEMENT = 1u << 4   /* measured at each --placement */
+	KERNEL_USES_PLACEMENT = 1u << 4,  /* measured at each --placement */
+	/* Perf events on its tasks perturb what it measures (each context
+	 * switch pays for them: +30% merely open, +90% counting, on a pipe
+	 * round trip): time the samples with no events open, and count in a
+	 * separate, untimed pass (fresh setup, the same iterations). */
+	KERNEL_COUNT_APART = 1u << 5
 };
 
 struct kernel_desc {

@@ -106,18 +106,62 @@ static void add_flags(json_t *flags, const json_t *backing, const struct summary
 							  (unsigned long long)counts[SWC_CPU_MIGRATIONS]));
 }
 
-/* Counters for one measurement: the run's, or for kernels that create
- * processes and threads a fresh set that inherits into them (opened before
- * setup, so partners created there are counted; fresh, so children of an
- * earlier measurement are not). */
+/* Counters for one measurement, opened before setup (so partners created
+ * there inherit them when the kernel counts children) and closed after it:
+ * no perf event stays open on the measuring thread between measurements,
+ * where it would tax every context switch of a KERNEL_COUNT_APART kernel. */
 static struct swcount *counters_for(struct run_state *rs, const struct kernel_desc *k, struct swcount *own)
 {
 	if (!rs->have_sw)
 		return NULL;
-	if (!(k->flags & KERNEL_COUNTS_CHILDREN))
-		return &rs->sw;
 	nb_error e;
-	return swcount_open(own, 0, 1, &e) == 0 ? own : NULL;
+	return swcount_open(own, 0, (k->flags & KERNEL_COUNTS_CHILDREN) != 0, &e) == 0 ? own : NULL;
+}
+
+/* The proof pass of a KERNEL_COUNT_APART kernel: set it up again with
+ * counters open (so partners inherit them), run `samples` samples of `iters`
+ * with the counters on, tear down.  Fills counts and *ops; returns 0 with sw
+ * still open (the caller reads and closes it), or -1 with the reason flagged. */
+static int count_apart(struct run_state *rs, struct kernel_ctx *ctx, unsigned samples, uint64_t iters,
+		       struct swcount *sw, uint64_t *counts, uint64_t *ops)
+{
+	const struct kernel_desc *k = ctx->desc;
+	nb_error err = {{0}};
+	(void)rs;
+	if (swcount_open(sw, 0, (k->flags & KERNEL_COUNTS_CHILDREN) != 0, &err)) {
+		json_array_append_new(ctx->flags, json_sprintf("no counter proof: %s", err.msg));
+		return -1;
+	}
+	json_t *timed_backing = ctx->backing_json;
+	ctx->backing_json = NULL;
+	ctx->priv = NULL;
+	int rc = k->setup(ctx, &err);
+	json_decref(ctx->backing_json);
+	ctx->backing_json = timed_backing;
+	*ops = 0;
+	if (rc == 0) {
+		uint64_t ticks;
+		/* One uncounted warm-up sample, as in the timed pass: a fresh
+		 * partner's first copy-on-write faults are not the kernel's claim. */
+		rc = k->sample(ctx, iters, &ticks, &err);
+		swcount_reset(sw);
+		for (unsigned i = 0; i < samples && rc == 0; i++) {
+			swcount_start(sw);
+			rc = k->sample(ctx, iters, &ticks, &err);
+			swcount_stop(sw);
+			*ops += iters;
+		}
+		if (k->teardown)
+			k->teardown(ctx);
+	}
+	swcount_read(sw, counts);
+	if (rc) {
+		swcount_close(sw);
+		for (int i = 0; i < SWC_COUNT; i++)
+			counts[i] = UINT64_MAX;
+		json_array_append_new(ctx->flags, json_sprintf("no counter proof: the counting pass failed: %s", err.msg));
+	}
+	return rc ? -1 : 0;
 }
 
 static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
@@ -137,15 +181,16 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	};
 	json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "kernel", k->name, "family", k->family, "mode",
 			      "native", "working_set_bytes", (json_int_t)ws, "cpu", cpu, "metric", k->metric);
-	struct swcount own_sw, *sw = counters_for(rs, k, &own_sw);
+	int apart = (k->flags & KERNEL_COUNT_APART) && rs->have_sw;
+	struct swcount own_sw, *sw = apart ? NULL : counters_for(rs, k, &own_sw);
 	int rc = k->setup(&ctx, &err);
 	if (rc != 0) {
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
 		json_decref(ctx.backing_json);
 		json_decref(m);
-		if (sw == &own_sw)
-			swcount_close(&own_sw);
+		if (sw)
+			swcount_close(sw);
 		if (rc < 0) {
 			nb_error_msg("%s", err.msg);
 			return -1;
@@ -172,13 +217,16 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		k->teardown(&ctx);
 	if (sw)
 		swcount_read(sw, counts);
+	uint64_t ops_counted = res.total_ops;
+	if (apart && rc == 0 && count_apart(rs, &ctx, cfg->samples, res.iters_per_sample, &own_sw, counts, &ops_counted) == 0)
+		sw = &own_sw;
 	if (rc) {
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
 		json_decref(ctx.backing_json);
 		json_decref(m);
-		if (sw == &own_sw)
-			swcount_close(&own_sw);
+		if (sw)
+			swcount_close(sw);
 		nb_error_msg("%s %s %zu: %s", k->name, backing_name(buf->kind), ws, err.msg);
 		return -1;
 	}
@@ -192,7 +240,7 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	json_t *backing = ctx.backing_json ? ctx.backing_json : buffer_json(buf);
 	json_object_set_new(m, "backing", backing);
 	if (sw && k->check)
-		k->check(&ctx, counts, res.total_ops);
+		k->check(&ctx, counts, ops_counted);
 	json_object_set_new(m, "params", ctx.params);
 	json_object_set_new(m, "iterations_per_sample", json_integer((json_int_t)res.iters_per_sample));
 	json_object_set_new(m, "samples", samples);
@@ -204,12 +252,13 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	json_object_set_new(m, "skipped", json_null());
 	if (sw) {
 		json_t *c = swcount_json(sw, counts);
-		json_object_set_new(c, "ops_counted", json_integer((json_int_t)res.total_ops));
-		json_object_set_new(c, "includes_children", json_boolean(sw == &own_sw));
+		json_object_set_new(c, "ops_counted", json_integer((json_int_t)ops_counted));
+		json_object_set_new(c, "includes_children", json_boolean(k->flags & KERNEL_COUNTS_CHILDREN));
+		json_object_set_new(c, "counted_apart", json_boolean(apart));
 		json_object_set_new(m, "counters", c);
 	}
-	if (sw == &own_sw)
-		swcount_close(&own_sw);
+	if (sw)
+		swcount_close(sw);
 	add_flags(ctx.flags, backing, &s, counts, sw != NULL);
 	json_object_set_new(m, "flags", ctx.flags);
 	json_array_append_new(json_object_get(rs->doc, "measurements"), m);
@@ -488,7 +537,10 @@ int run_execute(struct run_config *cfg)
 		return EXIT_RUNTIME;
 	}
 	nb_error swerr;
+	/* A probe: each measurement opens its own counters (counters_for). */
 	rs.have_sw = swcount_open(&rs.sw, 0, 0, &swerr) == 0;
+	if (rs.have_sw)
+		swcount_close(&rs.sw);
 	if (!rs.have_sw && !cfg->quiet)
 		nb_warn("software counters unavailable: %s", swerr.msg);
 
@@ -497,8 +549,6 @@ int run_execute(struct run_config *cfg)
 	for (size_t b = 0; b < cfg->nbackings && rc == 0; b++)
 		rc = run_backing(&rs, cfg->backings[b], cpu);
 
-	if (rs.have_sw)
-		swcount_close(&rs.sw);
 	topology_restore_affinity();
 	topology_fini();
 	hugepool_restore_all();
