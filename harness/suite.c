@@ -73,7 +73,7 @@ const struct suite suites[] = {
 	},
 	{
 		.name = "quick",
-		.summary = "16K..1G, 2 points per octave, 11 samples (a few minutes; make run)",
+		.summary = "chase 16K..1G, 2 points per octave; other kernels at 3-5 sizes; 11 samples (a few minutes; make run)",
 		.kernels = all_kernels,
 		.ws_min = 16u << 10,
 		.ws_max = 1u << 30,
@@ -85,7 +85,7 @@ const struct suite suites[] = {
 	},
 	{
 		.name = "full",
-		.summary = "16K..8G (what fits), 4 points per octave, 31 samples (tight intervals)",
+		.summary = "chase 16K..8G (what fits), 4 points per octave; other kernels at 4-9 sizes; 31 samples",
 		.kernels = all_kernels,
 		.ws_min = 16u << 10,
 		.ws_max = (size_t)8 << 30,
