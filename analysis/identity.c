@@ -7,13 +7,22 @@
 int identity_param_counts(const char *name, const json_t *value)
 {
 	/* Not identity: the seed (another permutation measures the same thing),
-	 * and what follows from the working set or the verified page size
-	 * (lines, span_bytes, verified_pages): those are outcomes, and a THP run that
-	 * got fewer huge pages must still match its baseline. */
-	static const char *const outcomes[] = {"seed", "lines", "span_bytes", "verified_pages"};
+	 * what follows from the working set or the verified page size (a THP run
+	 * that got fewer huge pages must still match its baseline), facts about
+	 * the machine (compare exists to put machines side by side) and
+	 * descriptions. */
+	static const char *const outcomes[] = {
+		"seed",     "lines",         "span_bytes",           "verified_pages",         "pages",
+		"page_bytes", "region_bytes", "pcid",                "page_table_isolation", "op",
+		"switches_per_roundtrip", "touch_bytes_per_switch",
+	};
 	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
 		if (!strcmp(name, outcomes[i]))
 			return 0;
+	/* "<event>_per_op": rates the kernels observed to prove their claims. */
+	size_t n = strlen(name);
+	if (n > 7 && !strcmp(name + n - 7, "_per_op"))
+		return 0;
 	return json_is_string(value) || json_is_number(value) || json_is_boolean(value) || json_is_null(value);
 }
 

@@ -13,11 +13,14 @@
 
 #include "resfile.h"
 
-/* Does params[name] define the measurement?  Scalar parameters do (stride_bytes,
- * tlb_locality_bytes, threads, ...), except "seed" (a different permutation
- * measures the same thing) and the outcomes of the working set and verified
- * page size ("lines", "span_bytes", "verified_pages").  Arrays and objects are
- * descriptive and never part of identity. */
+/* Does params[name] define the measurement?  Scalar inputs do (stride_bytes,
+ * tlb_locality_bytes, threads, placement, cow_pages_per_fork, ...).  Not:
+ * the seed, what follows from the working set or the verified page size
+ * (lines, span_bytes, verified_pages, pages, page_bytes, region_bytes,
+ * touch_bytes_per_switch),
+ * machine facts (pcid, page_table_isolation), descriptions (op,
+ * switches_per_roundtrip) and the rates kernels observe to prove their
+ * claims (names ending in "_per_op").  Arrays and objects never count. */
 int identity_param_counts(const char *name, const json_t *value);
 
 /* Canonical key (compact JSON with sorted keys, so no string can forge a

@@ -298,7 +298,8 @@ static int parse_pmu(struct vctx *v, const json_t *m, const char *path, struct r
 	return 0;
 }
 
-/* counters: {name: integer >= 0 | number >= 0 | null} */
+/* counters: {name: integer >= 0 | number >= 0 | null | boolean (flags such as
+ * includes_children, counted_apart)} */
 static int parse_counters(struct vctx *v, const json_t *m, const char *path, struct res_meas *rm)
 {
 	json_t *c, *val;
@@ -312,10 +313,10 @@ static int parse_counters(struct vctx *v, const json_t *m, const char *path, str
 	if (json_object_size(c) > 1000)
 		return bad(v, p, "%zu entries, more than the limit of 1000", json_object_size(c));
 	json_object_foreach(c, k, val) {
-		if (json_is_null(val))
+		if (json_is_null(val) || json_is_boolean(val))
 			continue;
 		if (!type_ok(val, V_NUM) || json_number_value(val) < 0)
-			return bad(v, p, "every value must be a finite number >= 0 or null");
+			return bad(v, p, "every value must be a finite number >= 0, a boolean or null");
 	}
 	rm->counters = c;
 	return 0;
@@ -342,9 +343,10 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 		return -1;
 	if (rm->coverage > 1)
 		return bad(v, p, "coverage %g is above 1", rm->coverage);
-	if (get_int(v, m, path, "working_set_bytes", 1, 1, 1, &x))
+	/* 0 is a real size (a context-switch kernel touching nothing); null is none. */
+	if (get_int(v, m, path, "working_set_bytes", 1, 1, 0, &x))
 		return -1;
-	rm->has_ws = x > 0;
+	rm->has_ws = x >= 0;
 	rm->working_set_bytes = x > 0 ? (uint64_t)x : 0;
 	rm->guest_built_page_bytes = -1;
 	if (get(v, m, path, "guest_page", V_OBJ, 0, 1, &gp))

@@ -141,7 +141,9 @@ static int map_anon(struct buffer *buf, size_t len, nb_error *err)
 	uintptr_t hi = lo + map_bytes;
 	if (mprotect(m, base - lo, PROT_NONE) != 0 || mprotect((void *)(base + len), hi - base - len, PROT_NONE) != 0)
 		return nb_fail(err, "cannot set up guard pages around the buffer: %s", strerror(errno));
-	int advice = buf->kind == BACKING_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
+	struct backing_map_params mp;
+	backing_map_params(buf->kind, &mp);
+	int advice = mp.advice;
 	if (madvise(buf->base, len, advice) != 0)
 		return nb_fail(err, "madvise(%s) on the %s buffer failed: %s",
 			       advice == MADV_HUGEPAGE ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE", backing_name(buf->kind),
@@ -170,8 +172,9 @@ static int map_hugetlb(struct buffer *buf, size_t len, nb_error *err)
 			return rc;
 		grew = 1;
 	}
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE |
-		    (page == PAGE_1G ? MAP_HUGE_1GB : MAP_HUGE_2MB);
+	struct backing_map_params mp;
+	backing_map_params(buf->kind, &mp);
+	int flags = mp.mmap_flags | MAP_POPULATE;
 	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (m == MAP_FAILED) {
 		int e = errno;
@@ -191,6 +194,17 @@ static int map_hugetlb(struct buffer *buf, size_t len, nb_error *err)
 		return nb_fail(err, "the kernel returned a %s hugetlb mapping at %p, not %s-aligned", label, m, label);
 	touch_pages(buf->base, len);
 	return 0;
+}
+
+void backing_map_params(enum backing_kind kind, struct backing_map_params *out)
+{
+	out->mmap_flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	out->advice = kind == BACKING_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
+	out->align = backing_page_bytes(kind);
+	if (is_hugetlb(kind)) {
+		out->mmap_flags |= MAP_HUGETLB | (kind == BACKING_HUGETLB_1G ? MAP_HUGE_1GB : MAP_HUGE_2MB);
+		out->advice = -1;
+	}
 }
 
 int buffer_alloc(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err)

@@ -60,6 +60,19 @@ int buffer_verify(struct buffer *buf, nb_error *err);
  * hugepool_restore_all() or exit, so a run can reuse them. */
 void buffer_free(struct buffer *buf);
 
+/* How buffer_alloc() maps a backing, for kernels that map and unmap memory
+ * themselves inside their measured loop (first-touch faults, mmap/munmap
+ * cycles): the mmap() flags, the madvise() advice to give the range after
+ * mapping (-1: none) and the alignment its start needs for the page size to
+ * be possible at all.  Such a mapping is not populated; touch it, fill a
+ * struct buffer (kind, base, bytes) and buffer_verify() says what it got. */
+struct backing_map_params {
+	int mmap_flags;
+	int advice;
+	size_t align;
+};
+void backing_map_params(enum backing_kind kind, struct backing_map_params *out);
+
 /* {"requested": "thp", "requested_page_bytes": N, "verified_page_bytes": N,
  *  "coverage": x, "verify_method": "..."} */
 json_t *buffer_json(const struct buffer *buf);

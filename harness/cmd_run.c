@@ -38,6 +38,14 @@ static void usage(FILE *out)
 		"                            own) or both (native and VM measurements interleaved per point)\n"
 		"  -g, --guest-page P[,P...] vm: guest page sizes 4k, 2m, 1g (default: all; those that cannot\n"
 		"                            be had are skipped with the reason)\n"
+		"      --size SIZE[,SIZE...] page-table and context-switch kernels: the region mapped, protected,\n"
+		"                            discarded or forked (a whole number of the backing's pages), or the\n"
+		"                            working set each side touches after every switch (0 = none);\n"
+		"                            default from the suite\n"
+		"      --threads N[,N...]    shootdown: PUs taking part, the measuring one included (default\n"
+		"                            1, 2, 4, ... and all PUs this process may use)\n"
+		"      --placement P[,P...]  pipe-proc, pipe-thread: same-pu and/or cross-pu (default both)\n"
+		"      --cow-pages N         fork-cow: pages the child writes per fork (default: all in the region)\n"
 		"  -h, --help                this help\n\n"
 		"Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
 		"Progress goes to stderr when it is a terminal; the summary table to stdout.\n"
@@ -55,6 +63,10 @@ enum {
 	OPT_TLB_LOCALITY,
 	OPT_SEED,
 	OPT_NO_PMU,
+	OPT_SIZE,
+	OPT_THREADS,
+	OPT_PLACEMENT,
+	OPT_COW_PAGES,
 };
 
 static const struct option options[] = {
@@ -77,6 +89,10 @@ static const struct option options[] = {
 	{"no-pmu", no_argument, NULL, OPT_NO_PMU},
 	{"mode", required_argument, NULL, 'm'},
 	{"guest-page", required_argument, NULL, 'g'},
+	{"size", required_argument, NULL, OPT_SIZE},
+	{"threads", required_argument, NULL, OPT_THREADS},
+	{"placement", required_argument, NULL, OPT_PLACEMENT},
+	{"cow-pages", required_argument, NULL, OPT_COW_PAGES},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -195,6 +211,69 @@ next:;
 	return cfg->nguest_pages ? 0 : usage_error("--guest-page needs at least one size");
 }
 
+/* Comma-separated lists for the non-sweeping kernels. */
+static int parse_sizes(struct run_config *cfg, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return EXIT_RUNTIME;
+	cfg->sizes.n = 0;
+	int rc = 0;
+	for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+		if (cfg->sizes.n == KERNEL_SIZES_MAX)
+			rc = usage_error("--size takes at most 12 sizes");
+		else
+			rc = size_arg("size", t, &cfg->sizes.bytes[cfg->sizes.n++]);
+	}
+	free(copy);
+	if (!rc && !cfg->sizes.n)
+		rc = usage_error("--size needs at least one size");
+	return rc;
+}
+
+static int parse_threads(struct run_config *cfg, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return EXIT_RUNTIME;
+	cfg->nthreads = 0;
+	int rc = 0;
+	for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+		unsigned long v;
+		if (cfg->nthreads == KERNEL_SIZES_MAX)
+			rc = usage_error("--threads takes at most 12 counts");
+		else if (!(rc = uint_arg("threads", t, 1, 4096, &v)))
+			cfg->threads[cfg->nthreads++] = (int)v;
+	}
+	free(copy);
+	if (!rc && !cfg->nthreads)
+		rc = usage_error("--threads needs at least one count");
+	return rc;
+}
+
+static int parse_placements(struct run_config *cfg, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return EXIT_RUNTIME;
+	cfg->nplacements = 0;
+	int rc = 0;
+	for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+		nb_error err;
+		enum kernel_placement p;
+		if (kernel_placement_parse(t, &p, &err)) {
+			nb_error_msg("--placement: %s", err.msg);
+			rc = EXIT_USAGE;
+		} else if (cfg->nplacements < KERNEL_PLACEMENT_COUNT) {
+			cfg->placements[cfg->nplacements++] = p;
+		}
+	}
+	free(copy);
+	if (!rc && !cfg->nplacements)
+		rc = usage_error("--placement needs same-pu and/or cross-pu");
+	return rc;
+}
+
 /* Largest working set that fits comfortably: a quarter of MemAvailable. */
 static size_t comfortable_ws(void)
 {
@@ -215,7 +294,7 @@ int cmd_run(int argc, char **argv)
 	cfg.suite = suite_find("quick");
 	const char *kernels = NULL, *backings = NULL, *guest_pages = NULL;
 	size_t ws_min = 0, ws_max = 0, stride = 0, locality = 0;
-	unsigned long ppo = 0, samples = 0, warmup = ~0ul, sample_ms = 0, seed = 1, cpu;
+	unsigned long ppo = 0, samples = 0, warmup = ~0ul, sample_ms = 0, seed = 1, cpu, cow_pages = 0;
 	int rc, c;
 
 	optind = 1;
@@ -251,6 +330,10 @@ int cmd_run(int argc, char **argv)
 		case OPT_SEED: rc = uint_arg("seed", optarg, 0, ~0ul, &seed); break;
 		case 'e': cfg.events = optarg; break;
 		case OPT_NO_PMU: cfg.no_pmu = 1; break;
+		case OPT_SIZE: rc = parse_sizes(&cfg, optarg); break;
+		case OPT_THREADS: rc = parse_threads(&cfg, optarg); break;
+		case OPT_PLACEMENT: rc = parse_placements(&cfg, optarg); break;
+		case OPT_COW_PAGES: rc = uint_arg("cow-pages", optarg, 1, 1ul << 30, &cow_pages); break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default:
 			if (optopt && optopt < 256)
@@ -342,5 +425,15 @@ int cmd_run(int argc, char **argv)
 	cfg.kopt.tlb_locality_bytes = locality;
 	cfg.kopt.seed = seed;
 	cfg.kopt.threads = 1;
+	cfg.kopt.cow_pages = (unsigned)cow_pages;
+	size_t fit_fixed = fit ? fit * 3 : 0;
+	for (unsigned i = 0; i < cfg.sizes.n; i++)
+		if (fit_fixed && cfg.sizes.bytes[i] > fit_fixed) {
+			char w[32], f[32];
+			format_size(cfg.sizes.bytes[i], w, sizeof(w));
+			format_size(fit_fixed, f, sizeof(f));
+			nb_error_msg("--size %s does not fit in available memory (at most about %s here)", w, f);
+			return EXIT_RUNTIME;
+		}
 	return run_execute(&cfg);
 }

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <time.h>
 
+#include "childguard.h"
 #include "hugepool.h"
 #include "knees.h"
 #include "machine.h"
@@ -56,6 +58,18 @@ json_t *run_config_json(const struct run_config *cfg, const char *out_path)
 			json_array_append_new(gp, json_string(run_vm_guest_page_name(cfg->guest_pages[i])));
 		json_object_set_new(c, "guest_pages", gp);
 	}
+	/* Lists for the non-sweeping kernels; null: each kernel's (or the suite's) own. */
+	json_t *sizes = cfg->sizes.n ? json_array() : json_null(), *threads = cfg->nthreads ? json_array() : json_null();
+	json_t *placements = cfg->nplacements ? json_array() : json_null();
+	for (unsigned i = 0; i < cfg->sizes.n; i++)
+		json_array_append_new(sizes, json_integer((json_int_t)cfg->sizes.bytes[i]));
+	for (unsigned i = 0; i < cfg->nthreads; i++)
+		json_array_append_new(threads, json_integer(cfg->threads[i]));
+	for (unsigned i = 0; i < cfg->nplacements; i++)
+		json_array_append_new(placements, json_string(kernel_placement_name(cfg->placements[i])));
+	json_object_set_new(c, "sizes_bytes", sizes);
+	json_object_set_new(c, "threads", threads);
+	json_object_set_new(c, "placements", placements);
 	return c;
 }
 
@@ -114,18 +128,24 @@ static json_t *pmu_part(struct run_state *rs, struct pmu_session *s, uint64_t op
 	return brief;
 }
 
-static void add_flags(json_t *flags, const struct buffer *buf, const struct summary *s, const uint64_t *counts,
+/* backing: the measurement's backing object (the harness buffer's or the
+ * kernel's own memory); "requested": "none" means no memory to verify. */
+static void add_flags(json_t *flags, const json_t *backing, const struct summary *s, const uint64_t *counts,
 		      int have_sw)
 {
-	size_t want = backing_page_bytes(buf->kind);
-	if (buf->verified_page_bytes != want) {
+	size_t want = (size_t)json_integer_value(json_object_get(backing, "requested_page_bytes"));
+	size_t got = (size_t)json_integer_value(json_object_get(backing, "verified_page_bytes"));
+	double coverage = json_number_value(json_object_get(backing, "coverage"));
+	if (strcmp(json_string_value(json_object_get(backing, "requested")), "none") == 0) {
+		/* the kernel touched no memory of its own */
+	} else if (got != want) {
 		char w[32], g[32];
 		format_size(want, w, sizeof(w));
-		format_size(buf->verified_page_bytes, g, sizeof(g));
+		format_size(got, g, sizeof(g));
 		json_array_append_new(flags, json_sprintf("unverified pages: asked for %s, got %s", w, g));
-	} else if (buf->coverage < LOW_COVERAGE) {
+	} else if (coverage < LOW_COVERAGE) {
 		json_array_append_new(flags, json_sprintf("only %.0f%% of the buffer on the requested page size",
-							  buf->coverage * 100));
+							  coverage * 100));
 	}
 	if (s->cv > HIGH_CV)
 		json_array_append_new(flags, json_sprintf("noisy: cv %.1f%%", s->cv * 100));
@@ -134,28 +154,91 @@ static void add_flags(json_t *flags, const struct buffer *buf, const struct summ
 							  (unsigned long long)counts[SWC_CPU_MIGRATIONS]));
 }
 
-static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu)
+/* Counters for one measurement, opened before setup (so partners created
+ * there inherit them when the kernel counts children) and closed after it:
+ * no perf event stays open on the measuring thread between measurements,
+ * where it would tax every context switch of a KERNEL_COUNT_APART kernel. */
+static struct swcount *counters_for(struct run_state *rs, const struct kernel_desc *k, struct swcount *own)
+{
+	if (!rs->have_sw)
+		return NULL;
+	nb_error e;
+	return swcount_open(own, 0, (k->flags & KERNEL_COUNTS_CHILDREN) != 0, &e) == 0 ? own : NULL;
+}
+
+/* The proof pass of a KERNEL_COUNT_APART kernel: set it up again with
+ * counters open (so partners inherit them), run `samples` samples of `iters`
+ * with the counters on, tear down.  Fills counts and *ops; returns 0 with sw
+ * still open (the caller reads and closes it), or -1 with the reason flagged. */
+static int count_apart(struct run_state *rs, struct kernel_ctx *ctx, unsigned samples, uint64_t iters,
+		       struct swcount *sw, uint64_t *counts, uint64_t *ops)
+{
+	const struct kernel_desc *k = ctx->desc;
+	nb_error err = {{0}};
+	(void)rs;
+	if (swcount_open(sw, 0, (k->flags & KERNEL_COUNTS_CHILDREN) != 0, &err)) {
+		json_array_append_new(ctx->flags, json_sprintf("no counter proof: %s", err.msg));
+		return -1;
+	}
+	json_t *timed_backing = ctx->backing_json;
+	ctx->backing_json = NULL;
+	ctx->priv = NULL;
+	int rc = k->setup(ctx, &err);
+	json_decref(ctx->backing_json);
+	ctx->backing_json = timed_backing;
+	*ops = 0;
+	if (rc == 0) {
+		uint64_t ticks;
+		/* One uncounted warm-up sample, as in the timed pass: a fresh
+		 * partner's first copy-on-write faults are not the kernel's claim. */
+		rc = k->sample(ctx, iters, &ticks, &err);
+		swcount_reset(sw);
+		for (unsigned i = 0; i < samples && rc == 0; i++) {
+			swcount_start(sw);
+			rc = k->sample(ctx, iters, &ticks, &err);
+			swcount_stop(sw);
+			*ops += iters;
+		}
+		if (k->teardown)
+			k->teardown(ctx);
+	}
+	swcount_read(sw, counts);
+	if (rc) {
+		swcount_close(sw);
+		for (int i = 0; i < SWC_COUNT; i++)
+			counts[i] = UINT64_MAX;
+		json_array_append_new(ctx->flags, json_sprintf("no counter proof: the counting pass failed: %s", err.msg));
+	}
+	return rc ? -1 : 0;
+}
+
+static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
+		       const struct kernel_options *opt)
 {
 	struct run_config *cfg = rs->cfg;
 	nb_error err = {{0}};
 	struct kernel_ctx ctx = {
 		.desc = k,
 		.backing = buf->kind,
-		.buf = buf,
+		.buf = (k->flags & KERNEL_NEEDS_BUFFER) ? buf : NULL,
 		.working_set_bytes = ws,
 		.cpu = cpu,
-		.opt = &cfg->kopt,
+		.opt = opt,
 		.params = json_object(),
 		.flags = json_array(),
 	};
-	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s}", "kernel", k->name, "family", k->family, "mode",
-			      "native", "backing", buffer_json(buf), "working_set_bytes", (json_int_t)ws, "cpu", cpu,
-			      "metric", k->metric);
+	json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "kernel", k->name, "family", k->family, "mode",
+			      "native", "working_set_bytes", (json_int_t)ws, "cpu", cpu, "metric", k->metric);
+	int apart = (k->flags & KERNEL_COUNT_APART) && rs->have_sw;
+	struct swcount own_sw, *sw = apart ? NULL : counters_for(rs, k, &own_sw);
 	int rc = k->setup(&ctx, &err);
 	if (rc != 0) {
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
+		json_decref(ctx.backing_json);
 		json_decref(m);
+		if (sw)
+			swcount_close(sw);
 		if (rc < 0) {
 			nb_error_msg("%s", err.msg);
 			return -1;
@@ -170,15 +253,21 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		.warmup_samples = cfg->warmup_samples,
 		.target_sample_ns = cfg->target_sample_ns,
 	};
-	struct counting cnt = {rs->have_sw ? &rs->sw : NULL, NULL};
-	if (!cfg->no_pmu) {
+	/* Hardware counters too, except for kernels whose timing counting
+	 * itself would disturb (KERNEL_COUNT_APART): perf events on the two
+	 * sides of a context switch slow every switch. */
+	struct counting cnt = {sw, NULL};
+	if (!cfg->no_pmu && !apart) {
 		struct pmu_request rq = {.events = cfg->events, .no_software = 1};
 		cnt.pmu = pmu_session_open(&rq, &err);
 		if (!cnt.pmu) {
 			nb_error_msg("%s", err.msg);
 			json_decref(ctx.params);
 			json_decref(ctx.flags);
+			json_decref(ctx.backing_json);
 			json_decref(m);
+			if (sw)
+				swcount_close(sw);
 			if (k->teardown)
 				k->teardown(&ctx);
 			return -1;
@@ -187,17 +276,27 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	struct measure_observer obs = {&cnt, obs_start, obs_stop};
 	struct measure_result res = {0};
 	uint64_t counts[SWC_COUNT];
-	if (rs->have_sw)
-		swcount_reset(&rs->sw);
-	rc = measure_kernel(&ctx, &mc, &obs, &res, &err);
+	for (int i = 0; i < SWC_COUNT; i++)
+		counts[i] = UINT64_MAX;
+	if (sw)
+		swcount_reset(sw);
+	rc = measure_kernel(&ctx, &mc, (sw || cnt.pmu) ? &obs : NULL, &res, &err);
 	if (k->teardown)
 		k->teardown(&ctx);
+	if (sw)
+		swcount_read(sw, counts);
+	uint64_t ops_counted = res.total_ops;
+	if (apart && rc == 0 && count_apart(rs, &ctx, cfg->samples, res.iters_per_sample, &own_sw, counts, &ops_counted) == 0)
+		sw = &own_sw;
 	if (rc) {
 		if (cnt.pmu)
 			pmu_session_close(cnt.pmu);
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
+		json_decref(ctx.backing_json);
 		json_decref(m);
+		if (sw)
+			swcount_close(sw);
 		nb_error_msg("%s %s %zu: %s", k->name, backing_name(buf->kind), ws, err.msg);
 		return -1;
 	}
@@ -208,29 +307,42 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		json_array_append_new(samples, json_real(res.samples[i]));
 	free(res.samples);
 
+	json_t *backing = ctx.backing_json ? ctx.backing_json : buffer_json(buf);
+	json_object_set_new(m, "backing", backing);
+	if (sw && k->check)
+		k->check(&ctx, counts, ops_counted);
 	json_object_set_new(m, "params", ctx.params);
 	json_object_set_new(m, "iterations_per_sample", json_integer((json_int_t)res.iters_per_sample));
 	json_object_set_new(m, "samples", samples);
 	json_object_set_new(m, "summary", summary_json(&s));
+	if (ctx.alt_metric)
+		json_object_set_new(m, "alt_metrics",
+				    json_pack("{s:{s:f, s:f, s:f}}", ctx.alt_metric, "median", s.median * ctx.alt_per_op,
+					      "ci95_low", s.ci95_low * ctx.alt_per_op, "ci95_high", s.ci95_high * ctx.alt_per_op));
 	json_object_set_new(m, "skipped", json_null());
-	if (rs->have_sw) {
-		swcount_read(&rs->sw, counts);
-		json_t *c = swcount_json(&rs->sw, counts);
-		json_object_set_new(c, "ops_counted", json_integer((json_int_t)res.total_ops));
+	if (sw) {
+		json_t *c = swcount_json(sw, counts);
+		json_object_set_new(c, "ops_counted", json_integer((json_int_t)ops_counted));
+		json_object_set_new(c, "includes_children", json_boolean(k->flags & KERNEL_COUNTS_CHILDREN));
+		json_object_set_new(c, "counted_apart", json_boolean(apart));
 		json_object_set_new(m, "counters", c);
 	}
 	if (cnt.pmu) {
 		json_object_set_new(m, "pmu", pmu_part(rs, cnt.pmu, res.total_ops));
 		pmu_session_close(cnt.pmu);
+		cnt.pmu = NULL;
 	}
-	add_flags(ctx.flags, buf, &s, counts, rs->have_sw);
+	if (sw)
+		swcount_close(sw);
+	add_flags(ctx.flags, backing, &s, counts, sw != NULL);
 	json_object_set_new(m, "flags", ctx.flags);
 	json_array_append_new(json_object_get(rs->doc, "measurements"), m);
 
 	rs->done++;
 	if (rs->progress) {
-		char w[32];
-		format_size(ws, w, sizeof(w));
+		char w[32] = "0";
+		if (ws)
+			format_size(ws, w, sizeof(w));
 		fprintf(stderr, "nestbench: [%zu/%zu] %-10s %-10s %6s  %8.2f %s (cv %.1f%%)\n", rs->done, rs->total,
 			k->name, backing_name(buf->kind), w, s.median, k->metric, s.cv * 100);
 	}
@@ -254,6 +366,75 @@ static size_t buffer_need(const struct run_state *rs)
 	return need;
 }
 
+/* What a non-sweeping kernel is measured at: --size, else the suite's sizes,
+ * else its own; each thread count and placement it uses. */
+static const struct kernel_sizes *fixed_sizes(const struct run_config *cfg, const struct kernel_desc *k)
+{
+	if (cfg->sizes.n)
+		return &cfg->sizes;
+	const struct kernel_sizes *z = suite_kernel_sizes(cfg->suite, k->name);
+	return z ? z : &k->default_sizes;
+}
+
+/* Default thread counts: 1, 2, 4, ... and the number of PUs allowed. */
+static unsigned default_threads(int *out)
+{
+	int pus = topology_pu_count();
+	unsigned n = 0;
+	for (int t = 1; t < pus && n < KERNEL_SIZES_MAX - 1; t *= 2)
+		out[n++] = t;
+	out[n++] = pus > 0 ? pus : 1;
+	return n;
+}
+
+static unsigned variants(const struct run_config *cfg, const struct kernel_desc *k)
+{
+	int tmp[KERNEL_SIZES_MAX];
+	unsigned nt = !(k->flags & KERNEL_USES_THREADS) ? 1 : cfg->nthreads ? cfg->nthreads : default_threads(tmp);
+	unsigned np = !(k->flags & KERNEL_USES_PLACEMENT) ? 1 : cfg->nplacements ? cfg->nplacements : KERNEL_PLACEMENT_COUNT;
+	return nt * np;
+}
+
+static size_t per_backing_total(const struct run_state *rs)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rs->cfg->nkernels; i++) {
+		const struct kernel_desc *k = rs->cfg->kernels[i];
+		n += (k->flags & KERNEL_SWEEPS_WS) ? rs->npoints : fixed_sizes(rs->cfg, k)->n * variants(rs->cfg, k);
+	}
+	return n;
+}
+
+/* One non-sweeping kernel at every size x thread count x placement. */
+static int measure_fixed(struct run_state *rs, const struct kernel_desc *k, struct buffer *buf, int cpu)
+{
+	const struct run_config *cfg = rs->cfg;
+	const struct kernel_sizes *z = fixed_sizes(cfg, k);
+	int threads[KERNEL_SIZES_MAX] = {1};
+	unsigned nt = 1, np = 1;
+	if (k->flags & KERNEL_USES_THREADS) {
+		nt = cfg->nthreads ? cfg->nthreads : default_threads(threads);
+		if (cfg->nthreads)
+			memcpy(threads, cfg->threads, sizeof(threads));
+	}
+	enum kernel_placement places[KERNEL_PLACEMENT_COUNT] = {KERNEL_SAME_PU, KERNEL_CROSS_PU};
+	if (k->flags & KERNEL_USES_PLACEMENT) {
+		np = cfg->nplacements ? cfg->nplacements : KERNEL_PLACEMENT_COUNT;
+		if (cfg->nplacements)
+			memcpy(places, cfg->placements, sizeof(places));
+	}
+	for (unsigned si = 0; si < z->n; si++)
+		for (unsigned ti = 0; ti < nt; ti++)
+			for (unsigned pi = 0; pi < np; pi++) {
+				struct kernel_options opt = cfg->kopt;
+				opt.threads = threads[ti];
+				opt.placement = places[pi];
+				if (measure_one(rs, k, buf, z->bytes[si], cpu, &opt))
+					return -1;
+			}
+	return 0;
+}
+
 static void skip_backing(struct run_state *rs, enum backing_kind kind, int cpu, const char *reason)
 {
 	json_t *ms = json_object_get(rs->doc, "measurements");
@@ -266,7 +447,8 @@ static void skip_backing(struct run_state *rs, enum backing_kind kind, int cpu, 
 		json_array_append_new(ms, results_skipped_measurement(k->name, k->family, k->metric, "native", b, 0,
 								      cpu, reason));
 	}
-	rs->total -= rs->cfg->nkernels * rs->npoints;
+	if (rs->cfg->modes & RUN_MODE_NATIVE)
+		rs->total -= per_backing_total(rs);
 	if (!rs->cfg->quiet)
 		nb_warn("skipping backing %s: %s", backing_name(kind), reason);
 }
@@ -276,9 +458,15 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 	nb_error err = {{0}};
 	size_t need = buffer_need(rs);
 	struct buffer buf;
-	int rc = backing_usable(kind, need, &err);
-	if (rc == 0)
+	/* No kernel needs the harness buffer: the kernels map their own, so only
+	 * ask whether one page of the backing can be had. */
+	int rc = backing_usable(kind, need ? need : backing_page_bytes(kind), &err);
+	if (rc == 0 && need)
 		rc = buffer_alloc(&buf, kind, need, &err);
+	else if (rc == 0) {
+		memset(&buf, 0, sizeof(buf));
+		buf.kind = kind;
+	}
 	if (rc != 0) {
 		if (rc < 0 || rs->cfg->backings_explicit) {
 			nb_error_msg("backing %s: %s", backing_name(kind), err.msg);
@@ -287,6 +475,11 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 		skip_backing(rs, kind, cpu, err.msg);
 		return 0;
 	}
+	/* Children forked by kernels (fork, fork-cow, pipe-proc) do not copy the
+	 * sweep buffer: what they measure must not depend on which other kernels
+	 * share the run. */
+	if (buf.map_base)
+		(void)madvise(buf.map_base, buf.map_bytes, MADV_DONTFORK);
 	/* Working sets ascending, kernels interleaved at each point so that a
 	 * chase and its control are measured minutes apart at most. */
 	/* --mode vm/both: the VMs map this same buffer (run_vm.c); with both,
@@ -295,12 +488,17 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 	struct run_vm *rv = (rs->cfg->modes & RUN_MODE_VM) ? run_vm_open(rs->cfg, &buf, need, cpu, ms) : NULL;
 	for (size_t p = 0; p < rs->npoints && rc == 0; p++)
 		for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++) {
+			if (!(rs->cfg->kernels[i]->flags & KERNEL_SWEEPS_WS))
+				continue;
 			if (rs->cfg->modes & RUN_MODE_NATIVE)
-				rc = measure_one(rs, rs->cfg->kernels[i], &buf, rs->points[p], cpu);
+				rc = measure_one(rs, rs->cfg->kernels[i], &buf, rs->points[p], cpu, &rs->cfg->kopt);
 			if (rc == 0)
 				run_vm_measure(rv, rs->cfg->kernels[i], rs->points[p], ms);
 		}
 	run_vm_close(rv, ms);
+	for (size_t i = 0; i < rs->cfg->nkernels && rc == 0 && (rs->cfg->modes & RUN_MODE_NATIVE); i++)
+		if (!(rs->cfg->kernels[i]->flags & KERNEL_SWEEPS_WS))
+			rc = measure_fixed(rs, rs->cfg->kernels[i], &buf, cpu);
 	buffer_free(&buf);
 	return rc;
 }
@@ -414,13 +612,22 @@ int run_execute(struct run_config *cfg)
 	}
 	if (!cfg->modes)
 		cfg->modes = RUN_MODE_NATIVE;
-	rs.total = (cfg->modes & RUN_MODE_NATIVE) ? rs.npoints * cfg->nkernels * cfg->nbackings : 0;
 
 	hugepool_install_cleanup();
+	childguard_install(); /* after hugepool's: kill children first, then restore pools */
 	if (topology_init(&err)) {
 		nb_error_msg("%s", err.msg);
 		return EXIT_RUNTIME;
 	}
+	/* Progress counts native measurements (VM ones print their own summary). */
+	rs.total = (cfg->modes & RUN_MODE_NATIVE) ? per_backing_total(&rs) * cfg->nbackings : 0;
+	for (unsigned i = 0; i < cfg->nthreads; i++)
+		if (cfg->threads[i] > topology_pu_count()) {
+			nb_error_msg("--threads %d: this process may run on %d PUs only (one thread per PU)",
+				     cfg->threads[i], topology_pu_count());
+			topology_fini();
+			return EXIT_USAGE;
+		}
 	int cpu = cfg->cpu >= 0 ? cfg->cpu : topology_default_measure_pu();
 	if (!topology_pu_allowed(cpu)) {
 		nb_error_msg("cpu %d is not available to this process (allowed: 0..%d, see 'nestbench info')", cpu,
@@ -436,7 +643,10 @@ int run_execute(struct run_config *cfg)
 		return EXIT_RUNTIME;
 	}
 	nb_error swerr;
+	/* A probe: each measurement opens its own counters (counters_for). */
 	rs.have_sw = swcount_open(&rs.sw, 0, 0, &swerr) == 0;
+	if (rs.have_sw)
+		swcount_close(&rs.sw);
 	if (!rs.have_sw && !cfg->quiet)
 		nb_warn("software counters unavailable: %s", swerr.msg);
 
@@ -445,8 +655,6 @@ int run_execute(struct run_config *cfg)
 	for (size_t b = 0; b < cfg->nbackings && rc == 0; b++)
 		rc = run_backing(&rs, cfg->backings[b], cpu);
 
-	if (rs.have_sw)
-		swcount_close(&rs.sw);
 	topology_restore_affinity();
 	topology_fini();
 	hugepool_restore_all();

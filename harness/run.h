@@ -37,6 +37,13 @@ struct run_config {
 	struct kernel_options kopt;
 	const char *events;     /* --events: libpfm4 event strings replacing the CPU's set */
 	int no_pmu;             /* --no-pmu: no hardware counter groups at all */
+	/* Non-sweeping kernels: sizes, thread counts and placements to measure
+	 * (n == 0: from the suite, else the kernel's defaults / all). */
+	struct kernel_sizes sizes;
+	int threads[KERNEL_SIZES_MAX];
+	unsigned nthreads;
+	enum kernel_placement placements[KERNEL_PLACEMENT_COUNT];
+	unsigned nplacements;
 	int argc;
 	char **argv;
 	unsigned modes;           /* RUN_MODE_* bits; 0 means native */

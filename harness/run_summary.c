@@ -40,16 +40,25 @@ static void print_other_kernels(FILE *out, const json_t *ms)
 		    strcmp(json_string_value(json_object_get(m, "mode")), "native"))
 			continue;
 		if (!header) {
-			fprintf(out, "\n%-14s %-11s %8s %12s %7s  %s\n", "kernel", "backing", "size", "median", "cv%", "metric");
+			fprintf(out, "\n%-14s %-11s %8s %-10s %12s %7s  %s\n", "kernel", "backing", "size", "variant", "median",
+				"cv%", "metric");
 			header = 1;
 		}
+		/* What tells two measurements of one kernel and size apart. */
+		const json_t *params = json_object_get(m, "params");
+		char variant[32] = "-";
+		if (json_is_string(json_object_get(params, "placement")))
+			snprintf(variant, sizeof(variant), "%s", json_string_value(json_object_get(params, "placement")));
+		else if (json_is_integer(json_object_get(params, "threads")))
+			snprintf(variant, sizeof(variant), "T=%lld",
+				 (long long)json_integer_value(json_object_get(params, "threads")));
 		char w[32] = "-";
 		json_int_t ws = json_integer_value(json_object_get(m, "working_set_bytes"));
 		if (ws > 0)
 			format_size((size_t)ws, w, sizeof(w));
 		const json_t *s = json_object_get(m, "summary");
-		fprintf(out, "%-14s %-11s %8s %12.2f %7.1f  %s\n", json_string_value(json_object_get(m, "kernel")),
-			json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), w,
+		fprintf(out, "%-14s %-11s %8s %-10s %12.2f %7.1f  %s\n", json_string_value(json_object_get(m, "kernel")),
+			json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), w, variant,
 			json_real_value(json_object_get(s, "median")), 100 * json_real_value(json_object_get(s, "cv")),
 			json_string_value(json_object_get(m, "metric")));
 	}

@@ -8,6 +8,14 @@
 
 #include <stddef.h>
 
+#include "kernel.h"
+
+/* Sizes one non-sweeping kernel is measured at in a suite. */
+struct suite_sizes {
+	const char *kernel; /* NULL ends the list */
+	struct kernel_sizes sizes;
+};
+
 struct suite {
 	const char *name;
 	const char *summary;
@@ -18,11 +26,14 @@ struct suite {
 	unsigned samples;
 	unsigned warmup_samples;
 	double target_sample_ns;
+	const struct suite_sizes *sizes; /* per non-sweeping kernel (others: the kernel's defaults) */
 };
 
 extern const struct suite suites[];
 extern const size_t suites_len;
 
 const struct suite *suite_find(const char *name);
+/* The sizes a suite gives a kernel, or NULL when it gives none. */
+const struct kernel_sizes *suite_kernel_sizes(const struct suite *s, const char *kernel);
 
 #endif

@@ -81,8 +81,8 @@ hostile() {
 @test "compare: unmatched and skipped measurements are listed, not dropped" {
 	run "$NB" compare "$FX/baseline.json" "$FX/slower.json"
 	assert_success
-	assert_output --partial "mprotect vm 4k guest=4k ws=1M pages=256: not in the other file"
-	assert_output --partial "madvise-dontneed native 4k ws=1M pages=256: not in the baseline"
+	assert_output --partial "mprotect vm 4k guest=4k ws=1M: not in the other file"
+	assert_output --partial "madvise-dontneed native 4k ws=1M: not in the baseline"
 	assert_output --partial "skipped: fixture: guest 1g pages"
 	assert_output --partial "mmu virtualization  A   none"
 	assert_output --partial "B   npt"

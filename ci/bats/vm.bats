@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # bats sets $stderr (run --separate-stderr)
 # nestbench run --mode vm|both: every matrix cell that can run here produces a
 # schema-valid results file; what cannot be had is skipped with a reason.
 
@@ -59,7 +60,6 @@ validate() {
 }
 
 @test "--guest-page rejects unknown sizes and needs a vm mode" {
-	# shellcheck disable=SC2154 # bats sets $stderr with --separate-stderr
 	run --separate-stderr "$NB" run --mode vm --guest-page 3m
 	assert_failure 2
 	[[ "$stderr" == *"unknown guest page size '3m'"* ]]
