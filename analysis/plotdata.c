@@ -353,9 +353,11 @@ int plot_heatmap(const struct plot_src *s, size_t fi, uint64_t ws, const char *n
 	return close_out(out, name, err) ? -1 : cells;
 }
 
-/* Bars: categories (kernel + parameters + working set, without mode and guest)
- * x series (file, mode, guest page). */
-int plot_bars(const struct plot_src *s, const char *family, const char *name, nb_error *err)
+/* Bars for one kernel: categories are its sizes and variants (the identity
+ * without kernel, mode, backing and guest page), series are (file, mode,
+ * backing, guest page), so one chart compares backings and native vs VM at
+ * each size. */
+int plot_bars(const struct plot_src *s, const char *family, const char *kernel, const char *name, nb_error *err)
 {
 	struct series_set cats = {0}, sers = {0};
 	int rc = -1;
@@ -366,25 +368,26 @@ int plot_bars(const struct plot_src *s, const char *family, const char *name, nb
 		file_letter(fi, letter, sizeof(letter));
 		for (size_t i = 0; i < f->nmeas; i++) {
 			const struct res_meas *m = &f->meas[i];
-			if (strcmp(m->family, family) || m->skipped || !m->has_summary)
+			if (strcmp(m->family, family) || strcmp(m->kernel, kernel) || m->skipped || !m->has_summary)
 				continue;
 			struct res_meas t = *m;
-			char *key, *lab, skey[64], slabel[96];
+			char *key, *lab, skey[160], slabel[160];
 			t.mode = "native";
+			t.backing = "-";
 			t.guest_page = NULL;
 			t.guest_built_page_bytes = -1;
 			if (identity_make(&t, &key, &lab))
 				goto oom;
-			/* Category label: the identity label without " native". */
+			/* Category label: the identity label without "kernel native - ". */
 			char clabel[160];
-			const char *rest = lab + strlen(m->kernel) + strlen(" native");
-			snprintf(clabel, sizeof(clabel), "%s%s", m->kernel, rest);
+			size_t skip = strlen(m->kernel) + strlen(" native - ");
+			snprintf(clabel, sizeof(clabel), "%s", strlen(lab) > skip ? lab + skip : "-");
 			struct series *cat = set_get(&cats, key, clabel);
 			free(key);
 			free(lab);
-			snprintf(skey, sizeof(skey), "%zu:%s:%s", fi, m->mode, m->guest_page ? m->guest_page : "-");
-			snprintf(slabel, sizeof(slabel), "%s %s%s%s", letter, m->mode, m->guest_page ? " guest=" : "",
-				 m->guest_page ? m->guest_page : "");
+			snprintf(skey, sizeof(skey), "%zu:%s:%s:%s", fi, m->mode, m->backing, m->guest_page ? m->guest_page : "-");
+			snprintf(slabel, sizeof(slabel), "%s %s %s%s%s", letter, m->mode, m->backing,
+				 m->guest_page ? " guest=" : "", m->guest_page ? m->guest_page : "");
 			struct series *ser = set_get(&sers, skey, slabel);
 			if (!cat || !ser)
 				goto oom;

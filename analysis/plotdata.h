@@ -33,7 +33,7 @@ int plot_heatmap(const struct plot_src *s, size_t f, uint64_t ws, const char *na
  * file f: the largest one, or 0 when none. */
 uint64_t heatmap_default_ws(const struct res_file *f);
 /* NAME.dat: bars for one family ("ptupdate", "ctxsw"). */
-int plot_bars(const struct plot_src *s, const char *family, const char *name, nb_error *err);
+int plot_bars(const struct plot_src *s, const char *family, const char *kernel, const char *name, nb_error *err);
 /* NAME.dat: one pmu.derived value (e.g. "walk_cycle_fraction") vs working set. */
 int plot_pmu_sweep(const struct plot_src *s, const char *key, const char *name, nb_error *err);
 /* pmu-page-mix.dat: walks_4k/walks_2m/walks_1g as fractions. */

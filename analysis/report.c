@@ -1,4 +1,5 @@
 /* report.c - `nestbench report`: plots, report.md and a self-contained report.html. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -189,22 +190,47 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 		}
 	}
 	static const struct {
-		const char *family, *name, *ttl, *cap;
+		const char *family, *what;
 	} bars[] = {
-		{"ptupdate", "bars-ptupdate", "page-table updates: native vs VM",
-		 "Page-table-update kernels, median per operation with 95% intervals, native vs VM."},
-		{"ctxsw", "bars-ctxsw", "context switches: native vs VM",
-		 "Context-switch kernels, median per switch with 95% intervals, native vs VM."},
+		{"ptupdate", "page-table update"},
+		{"ctxsw", "context switch"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bars); i++) {
-		k = plot_bars(&s, bars[i].family, bars[i].name, err);
-		if (k < 0)
-			return -1;
-		if (k > 0) {
+		/* One chart per kernel of the family, in the order the files list them. */
+		const char *kernels[32];
+		size_t nkern = 0;
+		for (size_t fi = 0; fi < s.n; fi++)
+			for (size_t mi = 0; mi < s.files[fi].nmeas && nkern < ARRAY_SIZE(kernels); mi++) {
+				const struct res_meas *m = &s.files[fi].meas[mi];
+				size_t j = 0;
+				if (strcmp(m->family, bars[i].family) || m->skipped)
+					continue;
+				while (j < nkern && strcmp(kernels[j], m->kernel))
+					j++;
+				if (j == nkern)
+					kernels[nkern++] = m->kernel;
+			}
+		for (size_t j = 0; j < nkern; j++) {
+			char name[64], ttl[160], cap[320];
+			snprintf(name, sizeof(name), "bars-%s-%zu", bars[i].family, j + 1);
+			k = plot_bars(&s, bars[i].family, kernels[j], name, err);
+			if (k < 0)
+				return -1;
+			if (k == 0)
+				continue;
+			/* Kernel names come from the files: only plain ones reach a title. */
+			int plain = strspn(kernels[j], "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(kernels[j]);
+			snprintf(ttl, sizeof(ttl), "%s %s: median per operation, 95%% interval",
+				 plain ? kernels[j] : "(unnamed)", bars[i].what);
+			snprintf(cap, sizeof(cap),
+				 "%s kernel %s: median per operation with 95%% intervals at each size, one bar per "
+				 "backing, native and VM side by side.",
+				 bars[i].what, plain ? kernels[j] : "(unnamed)");
+			cap[0] = (char)toupper((unsigned char)cap[0]);
 			struct gp_vars v = {0};
 			gp_var_int(&v, "n", k);
-			gp_var_str(&v, "ttl", bars[i].ttl);
-			if (draw(r, "bars.gp", bars[i].name, bars[i].cap, &v, err))
+			gp_var_str(&v, "ttl", ttl);
+			if (draw(r, "bars.gp", name, cap, &v, err))
 				return -1;
 		}
 	}

@@ -47,7 +47,13 @@ png_size() {
 	run "$NB" report --out "$T/r" --ws 64M "$FX/pmu.json" "$FX/slower.json"
 	assert_success
 	refute_output --partial "warning"
-	for p in latency translation heatmap-A-64M heatmap-B-64M bars-ptupdate bars-ctxsw \
+	# One bar chart per kernel of each family, no more.
+	local np nc
+	np=$(jq -s '[.[].measurements[] | select(.family == "ptupdate" and .skipped == null) | .kernel] | unique | length' "$FX/pmu.json" "$FX/slower.json")
+	nc=$(jq -s '[.[].measurements[] | select(.family == "ctxsw" and .skipped == null) | .kernel] | unique | length' "$FX/pmu.json" "$FX/slower.json")
+	[ ! -e "$T/r/bars-ptupdate-$((np + 1)).svg" ] || fail "more ptupdate charts than kernels"
+	[ ! -e "$T/r/bars-ctxsw-$((nc + 1)).svg" ] || fail "more ctxsw charts than kernels"
+	for p in latency translation heatmap-A-64M heatmap-B-64M bars-ptupdate-1 "bars-ptupdate-$np" "bars-ctxsw-$nc" \
 		pmu-walk-cycles pmu-walks-per-access pmu-page-mix; do
 		[ -s "$T/r/$p.svg" ] || fail "missing $p.svg"
 		[ "$(png_size "$T/r/$p.png")" = "960x600" ] || fail "$p.png is $(png_size "$T/r/$p.png")"
