@@ -8,6 +8,7 @@
 #include "chase.h"
 #include "machine.h"
 #include "measure.h"
+#include "pmu.h"
 #include "results.h"
 #include "stats.h"
 #include "tsc.h"
@@ -213,6 +214,16 @@ static int is_chase(const struct kernel_desc *k, uint64_t *stride, const struct 
 	return 0;
 }
 
+static void guest_pmu_start(void *p)
+{
+	pmu_session_start(p);
+}
+
+static void guest_pmu_stop(void *p)
+{
+	pmu_session_stop(p);
+}
+
 static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct kernel_desc *k, size_t ws, json_t *ms)
 {
 	const struct run_config *cfg = rv->cfg;
@@ -283,9 +294,20 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		.warmup_samples = cfg->warmup_samples,
 		.target_sample_ns = cfg->target_sample_ns,
 	};
+	/* Guest-mode PMU events of the vCPU thread, counted from the host
+	 * (exclude_host): the guest's page walks, EPT walk cycles on Intel. */
+	struct pmu_session *pmu = NULL;
+	if (!cfg->no_pmu) {
+		struct pmu_request rq = {.events = cfg->events, .tid = vm_vcpu_tid(g->vm), .guest = 1, .no_software = 1};
+		nb_error perr;
+		pmu = pmu_session_open(&rq, &perr);
+	}
+	struct measure_observer obs = {pmu, guest_pmu_start, guest_pmu_stop};
 	struct measure_result res = {0};
 	nb_error err = {{0}};
-	if (!st.host_ns || measure_kernel(&ctx, &mc, NULL, &res, &err)) {
+	if (!st.host_ns || measure_kernel(&ctx, &mc, pmu ? &obs : NULL, &res, &err)) {
+		if (pmu)
+			pmu_session_close(pmu);
 		g->failed = 1;
 		snprintf(g->why, sizeof(g->why), "guest failed: %s", st.host_ns ? err.msg : "out of memory");
 		nb_error_msg("vm %s guest page %s, backing %s, %zu bytes: %s", k->name, run_vm_guest_page_name(g->page),
@@ -303,7 +325,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	free(res.samples);
 	size_t page = g->region->verified_page_bytes ? g->region->verified_page_bytes : 4096;
 	json_t *params = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}", "stride_bytes", (json_int_t)stride, "lines",
-				   (json_int_t)elements, "span_bytes", (json_int_t)span, "pages",
+				   (json_int_t)elements, "span_bytes", (json_int_t)span, "verified_pages",
 				   (json_int_t)((span + page - 1) / page), "tlb_locality_bytes",
 				   (json_int_t)cfg->kopt.tlb_locality_bytes, "seed", (json_int_t)(cfg->kopt.seed & INT64_MAX),
 				   "host_crosscheck_ns_per_access", st.nhost ? median_of(st.host_ns, st.nhost) : 0.0,
@@ -318,6 +340,19 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 			      "iterations_per_sample", (json_int_t)res.iters_per_sample, "samples", samples, "summary",
 			      summary_json(&s), "skipped", "flags", flags);
 	add_vm_fields(m, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
+	if (pmu) {
+		json_t *pj = pmu_session_json(pmu, res.total_ops);
+		if (!json_is_true(json_object_get(pj, "available"))) {
+			/* Same verdict for every measurement: keep it brief (run.c does the same). */
+			json_t *brief = json_pack("{s:b, s:O, s:O, s:b}", "available", 0, "reason",
+						  json_object_get(pj, "reason"), "pmu", json_object_get(pj, "pmu"),
+						  "guest_mode", 1);
+			json_decref(pj);
+			pj = brief;
+		}
+		json_object_set_new(m, "pmu", pj);
+		pmu_session_close(pmu);
+	}
 	json_array_append_new(ms, m);
 	if (!cfg->quiet && stderr_is_tty()) {
 		char w[32];

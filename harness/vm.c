@@ -62,6 +62,7 @@ struct vm {
 	int has_pcid, has_1g;
 	int cpu;
 	uint64_t seq;
+	pid_t tid; /* the vCPU thread, for counting its guest-mode events */
 
 	pthread_t thread;
 	int thread_started;
@@ -397,6 +398,7 @@ static void *vcpu_thread_start(void *arg)
 	int rc = 0;
 	if (ts->cpu >= 0)
 		rc = topology_pin_self(ts->cpu, &ts->err);
+	vm->tid = (pid_t)syscall(SYS_gettid);
 	pthread_mutex_lock(&ts->mu);
 	ts->rc = rc;
 	ts->ready = 1;
@@ -736,6 +738,11 @@ int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, d
 	if (reply)
 		*reply = r;
 	return 0;
+}
+
+pid_t vm_vcpu_tid(const struct vm *vm)
+{
+	return vm->tid;
 }
 
 uint64_t vm_built_page_bytes(const struct vm *vm)

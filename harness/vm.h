@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "backing.h"
 #include "protocol.h"
@@ -66,6 +67,8 @@ int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, d
 
 /* What the payload reported at boot. */
 uint64_t vm_built_page_bytes(const struct vm *vm);
+/* The vCPU thread's id: count its guest-mode events from the host (pmu.h, guest = 1). */
+pid_t vm_vcpu_tid(const struct vm *vm);
 /* Does the guest see PCID (CPUID and CR4.PCIDE)? */
 int vm_has_pcid(const struct vm *vm);
 /* The payload's last PRINT/ABORT text ("" if none). */
