@@ -3,12 +3,10 @@
 # nestbench compare on the TEST FIXTURES of ci/fixtures (hand-made inputs with
 # known samples, not measurements), plus the hostile-input battery.
 
-load '/usr/lib/bats/bats-support/load'
-load '/usr/lib/bats/bats-assert/load'
+load helpers
 
 setup() {
 	ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-	NB="$ROOT/build/nestbench"
 	FX="$ROOT/ci/fixtures"
 	T="$BATS_TEST_TMPDIR"
 }

@@ -4,22 +4,15 @@
 # schema-valid results, the software-counter proofs, bad input, and no
 # orphans when a run is interrupted.
 
-load '/usr/lib/bats/bats-support/load'
-load '/usr/lib/bats/bats-assert/load'
+load helpers
 
 bats_require_minimum_version 1.5.0
 
 setup() {
-	NB="${BATS_TEST_DIRNAME}/../../build/nestbench"
-	SCHEMA="${BATS_TEST_DIRNAME}/../../results/schema.json"
 	[ -x "$NB" ] || fail "build/nestbench is missing: run make first"
 	OUT="$BATS_TEST_TMPDIR/r.json"
 }
 
-validate() {
-	command -v jsonschema >/dev/null || skip "jsonschema (python3-jsonschema) is not installed"
-	jsonschema -i "$1" "$SCHEMA"
-}
 
 pus() {
 	nproc
@@ -48,7 +41,7 @@ pus() {
 	run "$NB" run -k fault,mmap-munmap,mprotect,madvise-dontneed,fork,fork-cow -b 4k --size 2m \
 		--samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
 	assert_success
-	run validate "$OUT"
+	run validate_schema "$OUT"
 	assert_success
 	jq -e '[.measurements[] | select(.skipped == null)] | length == 6' "$OUT"
 	jq -e '.measurements[] | select(.kernel == "fault") | .counters.page_faults == .counters.ops_counted' "$OUT"
@@ -66,7 +59,7 @@ pus() {
 	run "$NB" run -k pipe-proc,pipe-thread,yield -b 4k --size 0,16k --placement same-pu \
 		--samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
 	assert_success
-	run validate "$OUT"
+	run validate_schema "$OUT"
 	assert_success
 	jq -e '[.measurements[] | select(.skipped == null)] | length == 6' "$OUT"
 	jq -e 'all(.measurements[]; .metric == "ns_per_roundtrip" and .params.placement == "same-pu"
@@ -89,7 +82,7 @@ pus() {
 	[ "$(pus)" -ge 2 ] || skip "one PU"
 	run "$NB" run -k shootdown -b 4k --threads 1,2 --samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
 	assert_success
-	run validate "$OUT"
+	run validate_schema "$OUT"
 	assert_success
 	jq -e '[.measurements[].params.threads] == [1, 2]' "$OUT"
 	jq -e '.measurements[1].params.pus | length == 2 and .[0] != .[1]' "$OUT"
@@ -122,7 +115,7 @@ pus() {
 	before=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)
 	run "$NB" run -k fault,shootdown -b hugetlb-2m --size 4k --threads 1 -q -o "$OUT"
 	assert_success
-	run validate "$OUT"
+	run validate_schema "$OUT"
 	assert_success
 	jq -e 'all(.measurements[]; .skipped | test("whole number of 2M pages"))' "$OUT"
 	[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)" = "$before" ]

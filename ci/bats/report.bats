@@ -4,12 +4,10 @@
 # measurements): every plot, no gnuplot warnings, PNG sizes, inert hostile
 # strings, and report.html rendered in headless Chromium.
 
-load '/usr/lib/bats/bats-support/load'
-load '/usr/lib/bats/bats-assert/load'
+load helpers
 
 setup() {
 	ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-	NB="$ROOT/build/nestbench"
 	FX="$ROOT/ci/fixtures"
 	T="$BATS_TEST_TMPDIR"
 }

@@ -3,30 +3,19 @@
 # nestbench run --mode vm|both: every matrix cell that can run here produces a
 # schema-valid results file; what cannot be had is skipped with a reason.
 
-load '/usr/lib/bats/bats-support/load'
-load '/usr/lib/bats/bats-assert/load'
+load helpers
 
 bats_require_minimum_version 1.5.0
 
 setup() {
-	NB="${BATS_TEST_DIRNAME}/../../build/nestbench"
-	SCHEMA="${BATS_TEST_DIRNAME}/../../results/schema.json"
 	[ -x "$NB" ] || fail "build/nestbench is missing: run make first"
 	OUT="${BATS_TEST_TMPDIR}/vm.json"
-}
-
-validate() {
-	if command -v jsonschema >/dev/null; then
-		jsonschema -i "$1" "$SCHEMA" 2>/dev/null
-	else
-		python3 -m jsonschema -i "$1" "$SCHEMA"
-	fi
 }
 
 @test "run --mode vm --suite smoke: schema-valid, every cell measured or skipped with a reason" {
 	run --separate-stderr "$NB" run --mode vm --suite smoke --ws-max 1m -q -o "$OUT"
 	assert_success
-	validate "$OUT"
+	validate_schema "$OUT"
 	# No native measurements in vm mode.
 	jq -e '[.measurements[] | select(.mode != "vm")] | length == 0' "$OUT"
 	# Every guest page x backing cell of the chase is there, measured or skipped with a reason.
@@ -50,7 +39,7 @@ validate() {
 @test "run --mode both interleaves native and vm measurements of the same points" {
 	run --separate-stderr "$NB" run --mode both --suite smoke -k chase -b 4k --guest-page 2m --ws-max 64k -q -o "$OUT"
 	assert_success
-	validate "$OUT"
+	validate_schema "$OUT"
 	jq -e '[.measurements[] | select(.kernel == "chase") | .mode] | index("native") != null' "$OUT"
 	jq -e '.config.mode == "both" and .config.guest_pages == ["2m"]' "$OUT"
 	if [ -w /dev/kvm ]; then
