@@ -302,9 +302,7 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	}
 	struct summary s;
 	summarize(res.samples, res.n, &s);
-	json_t *samples = json_array();
-	for (unsigned i = 0; i < res.n; i++)
-		json_array_append_new(samples, json_real(res.samples[i]));
+	json_t *samples = samples_json(res.samples, res.n);
 	free(res.samples);
 
 	json_t *backing = ctx.backing_json ? ctx.backing_json : buffer_json(buf);

@@ -319,9 +319,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	}
 	struct summary s;
 	summarize(res.samples, res.n, &s);
-	json_t *samples = json_array();
-	for (unsigned i = 0; i < res.n; i++)
-		json_array_append_new(samples, json_real(res.samples[i]));
+	json_t *samples = samples_json(res.samples, res.n);
 	free(res.samples);
 	size_t page = g->region->verified_page_bytes ? g->region->verified_page_bytes : 4096;
 	json_t *params = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}", "stride_bytes", (json_int_t)stride, "lines",
@@ -419,9 +417,7 @@ static void guest_kernel_figure(struct run_vm *rv, struct guest_vm *g, const str
 	struct summary s, ks;
 	summarize(total, n, &s);
 	summarize(kern, n, &ks);
-	json_t *samples = json_array();
-	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(samples, json_real(total[i]));
+	json_t *samples = samples_json(total, n);
 	json_t *params = json_pack("{s:I, s:s, s:f, s:s}", "ops_per_sample", (json_int_t)k->ops, "timed_at",
 				   "guest cpl3 (includes the guest-kernel path)", "guest_kernel_ns_per_op", ks.median,
 				   "guest_kernel_note", "time inside the guest kernel (CPL0, emulated under PVM), a separate figure");

@@ -101,3 +101,11 @@ json_t *summary_json(const struct summary *s)
 			 "stddev", s->stddev, "cv", s->cv, "ci95_low", s->ci95_low, "ci95_high", s->ci95_high,
 			 "ci_coverage", s->ci_coverage);
 }
+
+json_t *samples_json(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_real(v[i]));
+	return a;
+}

@@ -34,4 +34,7 @@ double median_ci_coverage(size_t n, size_t j);
 /* {"median":..,"min":..,"mean":..,"stddev":..,"cv":..,"ci95_low":..,"ci95_high":..} */
 json_t *summary_json(const struct summary *s);
 
+/* The samples as a JSON array of numbers (the `samples` of a measurement). */
+json_t *samples_json(const double *v, size_t n);
+
 #endif
