@@ -85,10 +85,11 @@ lint:
 
 # Fuzz the results-file reader with libFuzzer for FUZZ_SECONDS (clang only).
 FUZZ_SECONDS ?= 60
-FUZZ_SRC  := analysis/resfile.c analysis/identity.c analysis/match.c analysis/bootstrap.c harness/util.c
+FUZZ_SRC  := analysis/resfile.c analysis/identity.c analysis/match.c analysis/bootstrap.c harness/util.c \
+             harness/stats.c
 fuzz:
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/crashes
-	clang $(BASE_CFLAGS) -Wno-format-nonliteral -O1 -g -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resfile \
+	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resfile \
 		ci/fuzz/fuzz_resfile.c $(FUZZ_SRC) $(PKG_LIBS) -lm
 	cp ci/fixtures/*.json ci/fuzz/regressions/*.json $(BUILD)/fuzz/corpus/
 	$(BUILD)/fuzz/fuzz_resfile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \

@@ -18,3 +18,11 @@ TOP="$BATS_TEST_DIRNAME/../.."
 	run shellcheck -s bash "${files[@]}"
 	assert_success
 }
+
+@test "make fuzz builds the results-file fuzzer and runs it without a crash" {
+	run make -C "$TOP" --no-print-directory BUILD=build/fuzzcheck fuzz FUZZ_SECONDS=5
+	assert_success
+	assert_output --partial "Done"
+	run find "$TOP/build/fuzzcheck/fuzz/crashes" -type f
+	assert_output ""
+}
