@@ -4,6 +4,9 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
+# `run !` and `run --separate-stderr` need bats 1.5 (Debian 12 has 1.8).
+bats_require_minimum_version 1.5.0
+
 # shellcheck disable=SC2034 # used by the test files that load this
 NB="$BATS_TEST_DIRNAME/../../build/nestbench"
 # shellcheck disable=SC2034

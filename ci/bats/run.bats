@@ -9,14 +9,14 @@ setup_file() {
 	export POOL2M_BEFORE POOL1G_BEFORE
 	POOL2M_BEFORE=$(pool_size 2048)
 	POOL1G_BEFORE=$(pool_size 1048576)
+	local rc=0
 	"$BATS_TEST_DIRNAME/../../build/nestbench" run --suite smoke --out "$NB_OUT" \
-		>"$BATS_FILE_TMPDIR/stdout" 2>"$BATS_FILE_TMPDIR/stderr"
-	echo $? >"$BATS_FILE_TMPDIR/status"
+		>"$BATS_FILE_TMPDIR/stdout" 2>"$BATS_FILE_TMPDIR/stderr" || rc=$?
+	echo "$rc" >"$BATS_FILE_TMPDIR/status"
 }
 
 @test "smoke run succeeds and says where the results are" {
-	run cat "$BATS_FILE_TMPDIR/status"
-	assert_output 0
+	[ "$(cat "$BATS_FILE_TMPDIR/status")" = 0 ] || fail "smoke run failed: $(cat "$BATS_FILE_TMPDIR/stderr")"
 	run cat "$BATS_FILE_TMPDIR/stdout"
 	assert_output --partial "results: $NB_OUT"
 	assert_output --partial "ns per access"
