@@ -26,6 +26,7 @@ enum gsys_nr {
 	SYS_DEMAND = 4,  /* (va, pages): map them on first touch from the #PF handler */
 	SYS_SWITCH = 5,  /* (space, pcid, flush): load that address space's CR3 */
 	SYS_TRIPLE = 6,  /* drop the IDT and fault: a triple fault (tests) */
+	SYS_PIO = 7,     /* (n, NB_PIO_*): n OUTs to the bench port, or n NOPs */
 };
 
 /* State both halves see (the whole system slot is mapped for CPL3 too:

@@ -41,6 +41,19 @@
  * which PVM ignores, and going through the guest kernel instead makes PVM
  * drop its shadow page tables, so a sample would start with a cold TLB. */
 #define NB_DOORBELL_GPA NB_U64(0xf0000000)
+/* Benchmark exits (the `vmexit` and `vmswitch` kernels): the VMM answers
+ * them at once and counts them, so their round trip is the exit's cost.
+ *   NB_PORT_BENCH  a 32-bit OUT (guest kernel only: CPL3 has no port I/O)
+ *   NB_BENCH_GPA   a 32-bit store to unbacked memory: an MMIO exit (CPL3)
+ *   NB_TURN_GPA    a 32-bit store of the turn number: the VMM passes the
+ *                  token to the next VM and resumes this one when it is
+ *                  back (0 = ready, waiting for the first turn; the last
+ *                  turn's number ends the hand-offs without waiting)
+ * The doorbell, bench and turn pages are mapped for CPL3 by the boot tables. */
+#define NB_PORT_BENCH 0x4e43
+#define NB_BENCH_GPA NB_U64(0xf0001000)
+#define NB_TURN_GPA NB_U64(0xf0002000)
+#define NB_MMIO_PAGES 3
 
 #define NB_MSG_MAGIC 0x4e424d53u  /* "NBMS" */
 #define NB_CMD_MAGIC 0x4e42434du  /* "NBCM" */
@@ -98,12 +111,25 @@ enum nb_cmd_op {
 	NB_CMD_TOUCH = 4,    /* arg0 VA, arg1 pages, arg2 stride: first-touch faults -> RESULT(seq, ticks, kernel ticks, faults) */
 	NB_CMD_REMAP = 5,    /* arg0 op (NB_REMAP_*), arg1 VA, arg2 pages: one service call and a touch per page
 			      * -> RESULT(seq, ticks, kernel ticks) */
-	NB_CMD_CTXSW = 6,    /* arg0 switches, arg1 pcid (0/1), arg2 pages touched after each, arg3 spaces
-			      * -> RESULT(seq, ticks, kernel ticks) */
+	NB_CMD_CTXSW = 6,    /* arg0 switches, arg1 pcid (0/1), arg2 pages touched after each, arg3 spaces,
+			      * arg4 (non-zero) bytes read one load per 64-byte line instead of arg2's pages,
+			      * at arg5 * space bytes into the region -> RESULT(seq, ticks, kernel ticks) */
 	NB_CMD_SPIN = 7,     /* test: loop forever at CPL3 (the watchdog must stop it) */
 	NB_CMD_FAULT = 8,    /* test: read arg0 (unmapped) at CPL3: the #PF handler aborts */
 	NB_CMD_TRIPLE = 9,   /* test: the kernel drops its IDT and faults: a triple fault */
-	NB_CMD_MAX = NB_CMD_TRIPLE
+	NB_CMD_PIO = 10,     /* arg0 n, arg1 NB_PIO_*: n OUTs (or n non-exiting instructions) in the guest kernel,
+			      * timed at CPL3 around the system call, minus the same call with n = 0
+			      * -> RESULT(seq, ticks, kernel ticks, empty-call ticks) */
+	NB_CMD_MMIO = 11,    /* arg0 n stores to NB_BENCH_GPA at CPL3 -> RESULT(seq, ticks) */
+	NB_CMD_TURNS = 12,   /* arg0 turns, arg1 bytes read (one load per 64-byte line) each turn, arg2 offset:
+			      * ring NB_TURN_GPA (0), then per turn read and ring the turn number;
+			      * arg0 = 0: only read once (pre-walk) -> RESULT(seq, ticks, turns, sum) */
+	NB_CMD_MAX = NB_CMD_TURNS
+};
+
+enum nb_pio_op {
+	NB_PIO_OUT = 0, /* OUT to NB_PORT_BENCH: one exit to the VMM each */
+	NB_PIO_NOP = 1, /* the same unrolled block of NOPs: what the guest-kernel instructions cost alone */
 };
 
 enum nb_remap_op {

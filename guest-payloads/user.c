@@ -62,6 +62,15 @@ static uint64_t touch(uint64_t va, uint64_t pages, uint64_t stride)
 	return sum;
 }
 
+/* One load per 64-byte line, as the native context-switch kernels read. */
+static uint64_t touch_lines(uint64_t va, uint64_t bytes)
+{
+	uint64_t sum = 0;
+	for (uint64_t off = 0; off < bytes; off += 64)
+		sum += *(volatile uint64_t *)(uintptr_t)(va + off);
+	return sum;
+}
+
 static void cmd_chase(const struct nb_cmd *c)
 {
 	void *p = (void *)(uintptr_t)c->arg[0];
@@ -122,6 +131,7 @@ static void cmd_remap(const struct nb_cmd *c)
 static void cmd_ctxsw(const struct nb_cmd *c)
 {
 	uint64_t switches = c->arg[0], pcid = c->arg[1], pages = c->arg[2], spaces = c->arg[3];
+	uint64_t line_bytes = c->arg[4], space_off = c->arg[5];
 	if (spaces < 2)
 		GSYS_ABORT("a switch needs two address spaces, %u asked for", spaces);
 	build_spaces(spaces);
@@ -135,12 +145,71 @@ static void cmd_ctxsw(const struct nb_cmd *c)
 	for (uint64_t i = 0; i < switches; i++) {
 		cur = cur + 1 == spaces ? 0 : cur + 1;
 		syscall3(SYS_SWITCH, cur, pcid, 0);
-		sum += touch(va, pages, 4096);
+		if (line_bytes)
+			sum += touch_lines(va + cur * space_off, line_bytes);
+		else
+			sum += touch(va, pages, 4096);
 	}
 	uint64_t t1 = tsc_end();
 	uint64_t k = gsys.kernel_ticks - k0;
 	check(syscall3(SYS_SWITCH, 0, 0, 1), "address-space switch");
 	gsys_result(t1 - t0, k, sum, 0);
+}
+
+/* Port I/O exits come from the guest kernel (CPL3 has no port I/O here):
+ * timed at CPL3 around the system call, the empty call's cost measured
+ * right after so the host can take it off. */
+static void cmd_pio(const struct nb_cmd *c)
+{
+	uint64_t n = c->arg[0], op = c->arg[1];
+	uint64_t k0 = gsys.kernel_ticks;
+	uint64_t t0 = tsc_begin();
+	check(syscall3(SYS_PIO, n, op, 0), "port i/o");
+	uint64_t t1 = tsc_end();
+	uint64_t k = gsys.kernel_ticks - k0;
+	uint64_t e0 = tsc_begin();
+	check(syscall3(SYS_PIO, 0, op, 0), "empty port i/o call");
+	uint64_t e1 = tsc_end();
+	gsys_result(t1 - t0, k, e1 - e0, 0);
+}
+
+/* MMIO exits straight from CPL3. */
+static void cmd_mmio(const struct nb_cmd *c)
+{
+	volatile uint32_t *bell = (volatile uint32_t *)(uintptr_t)NB_BENCH_GPA;
+	uint64_t n = c->arg[0];
+	uint64_t t0 = tsc_begin();
+	for (uint64_t i = 0; i < n; i++)
+		*bell = (uint32_t)i;
+	uint64_t t1 = tsc_end();
+	gsys_result(t1 - t0, 0, 0, 0);
+}
+
+/* Take turns with other VMs: the VMM holds this vCPU at every ring until
+ * the token comes back.  The guest counts its own turns; the VMM counts
+ * the rings it served, and the two must agree. */
+static void cmd_turns(const struct nb_cmd *c)
+{
+	volatile uint32_t *bell = (volatile uint32_t *)(uintptr_t)NB_TURN_GPA;
+	uint64_t turns = c->arg[0], bytes = c->arg[1];
+	uint64_t va = gsys.mbox->boot.region_va + c->arg[2];
+	if (c->arg[2] > gsys.mbox->boot.region_bytes || bytes > gsys.mbox->boot.region_bytes - c->arg[2])
+		GSYS_ABORT("turns: %u bytes at offset %u do not fit the region", bytes, c->arg[2]);
+	uint64_t sum = 0, done = 0;
+	if (turns == 0) {
+		sum = touch_lines(va, bytes);
+		gsys_result(0, 0, sum, 0);
+		return;
+	}
+	*bell = 0;
+	uint64_t t0 = tsc_begin();
+	while (done < turns) {
+		sum += touch_lines(va, bytes);
+		done++;
+		*bell = (uint32_t)done;
+	}
+	uint64_t t1 = tsc_end();
+	gsys_result(t1 - t0, done, sum, 0);
 }
 
 /* Does SYSCALL reach CPL0 here?  Under PVM it lands at LSTAR still at
@@ -178,6 +247,9 @@ void user_main(void)
 		case NB_CMD_TOUCH: cmd_touch(&c); break;
 		case NB_CMD_REMAP: cmd_remap(&c); break;
 		case NB_CMD_CTXSW: cmd_ctxsw(&c); break;
+		case NB_CMD_PIO: cmd_pio(&c); break;
+		case NB_CMD_MMIO: cmd_mmio(&c); break;
+		case NB_CMD_TURNS: cmd_turns(&c); break;
 		case NB_CMD_SPIN:
 			for (volatile uint64_t n = 0;; n++)
 				;

@@ -74,6 +74,9 @@ struct vm {
 	nb_error err;
 
 	int dead; /* a fault or watchdog stop: no further commands */
+	int tid;
+	vm_turn_fn turn_fn;
+	void *turn_ctx;
 	char last_msg[MSG_LOG];
 };
 
@@ -226,9 +229,16 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 		return -1;
 	int rc = 0;
 	uint64_t t0 = tsc_begin();
+	uint64_t t_out = 0; /* when KVM_RUN returned with a benchmark exit */
 	for (;;) {
+		uint64_t t_in = tsc_begin();
+		if (t_out)
+			reply->vmm_ticks += t_in - t_out;
+		t_out = 0;
 		int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 		int e = errno;
+		uint64_t t_back = tsc_begin();
+		reply->run_ticks += t_back - t_in;
 		if (tls_fired) {
 			char what[96];
 			snprintf(what, sizeof(what), "watchdog expired after %.3g s (exit reason %s)", timeout_s,
@@ -247,6 +257,32 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 		}
 		reply->exits++;
 		struct kvm_run *run = vm->run;
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_BENCH) {
+			reply->bench_exits++;
+			t_out = t_back;
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_BENCH_GPA) {
+			if (!run->mmio.is_write)
+				memset(run->mmio.data, 0, sizeof(run->mmio.data));
+			reply->bench_exits++;
+			t_out = t_back;
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_TURN_GPA && run->mmio.is_write &&
+		    run->mmio.len == 4 && vm->turn_fn) {
+			uint32_t turn;
+			memcpy(&turn, run->mmio.data, sizeof(turn));
+			nb_error terr;
+			if (vm->turn_fn(vm->turn_ctx, turn, &terr)) {
+				describe_stop(vm, terr.msg, err);
+				rc = -1;
+				break;
+			}
+			if (turn)
+				reply->turns++;
+			continue;
+		}
 		int port_msg = run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_MSG &&
 			       run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4 && run->io.count == 1;
 		int mmio_msg = run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_DOORBELL_GPA &&
@@ -317,6 +353,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
 	tls_run = vm->run;
+	vm->tid = (int)syscall(SYS_gettid);
 	pthread_mutex_lock(&vm->mu);
 	for (;;) {
 		while (!vm->req.pending)
@@ -356,8 +393,7 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
-		     struct vm_reply *reply, nb_error *err)
+static void vcpu_call_begin(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s)
 {
 	pthread_mutex_lock(&vm->mu);
 	memset(&vm->req, 0, sizeof(vm->req));
@@ -368,6 +404,12 @@ static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t na
 	vm->req.pending = 1;
 	vm->replied = 0;
 	pthread_cond_broadcast(&vm->cv);
+	pthread_mutex_unlock(&vm->mu);
+}
+
+static int vcpu_call_end(struct vm *vm, struct vm_reply *reply, nb_error *err)
+{
+	pthread_mutex_lock(&vm->mu);
 	while (!vm->replied)
 		pthread_cond_wait(&vm->cv, &vm->mu);
 	int rc = vm->rc;
@@ -377,6 +419,13 @@ static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t na
 		*err = vm->err;
 	pthread_mutex_unlock(&vm->mu);
 	return rc;
+}
+
+static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		     struct vm_reply *reply, nb_error *err)
+{
+	vcpu_call_begin(vm, op, args, nargs, timeout_s);
+	return vcpu_call_end(vm, reply, err);
 }
 
 struct thread_start {
@@ -564,8 +613,8 @@ static int build_boot_tables(struct vm *vm, uint64_t *root, uint64_t *pool_next,
 		rc = pt_map(&sp, PT_4K, PT_4K, PT_2M - PT_4K, PT_4K, PT_W | PT_U);
 	if (!rc)
 		rc = pt_map(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U);
-	if (!rc) /* the CPL3 message doorbell: no memory slot behind it */
-		rc = pt_map(&sp, NB_DOORBELL_GPA, NB_DOORBELL_GPA, PT_4K, PT_4K, PT_W | PT_U);
+	if (!rc) /* the CPL3 message doorbell, bench and turn pages: no memory slot behind them */
+		rc = pt_map(&sp, NB_DOORBELL_GPA, NB_DOORBELL_GPA, NB_MMIO_PAGES * PT_4K, PT_4K, PT_W | PT_U);
 	if (!rc && pt_verify(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U, NULL))
 		rc = PT_E_RANGE;
 	if (rc)
@@ -600,6 +649,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 	if (image_bytes == 0 || image_bytes > NB_IMAGE_MAX)
 		return nb_fail(err, "vm: payload image of %zu bytes does not fit its %llu-byte slot", image_bytes,
 			       (unsigned long long)NB_IMAGE_MAX);
+	if (cfg->vcpus > 1)
+		return nb_skip(err, "vm: more than one vCPU is not supported yet");
 	if (pthread_once(&watchdog_once, watchdog_install) || watchdog_install_rc)
 		return nb_fail(err, "vm: cannot install the watchdog signal handler");
 
@@ -719,13 +770,28 @@ fail:
 	return rc;
 }
 
-int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
-	       struct vm_reply *reply, nb_error *err)
+int vm_command_begin(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		     nb_error *err)
 {
 	if (op == 0 || op > NB_CMD_MAX)
 		return nb_fail(err, "vm: unknown command %u", op);
+	vcpu_call_begin(vm, op, args, nargs, timeout_s);
+	return 0;
+}
+
+int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+	       struct vm_reply *reply, nb_error *err)
+{
+	if (vm_command_begin(vm, op, args, nargs, timeout_s, err))
+		return -1;
+	return vm_command_end(vm, reply, err);
+}
+
+int vm_command_end(struct vm *vm, struct vm_reply *reply, nb_error *err)
+{
 	struct vm_reply r;
-	if (vcpu_call(vm, op, args, nargs, timeout_s, &r, err))
+	uint32_t op = vm->req.op;
+	if (vcpu_call_end(vm, &r, err))
 		return -1;
 	if (r.done && op != NB_CMD_EXIT)
 		return nb_fail(err, "vm: payload stopped (status %llu) instead of answering; last message: '%s'",
@@ -736,6 +802,19 @@ int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, d
 	if (reply)
 		*reply = r;
 	return 0;
+}
+
+void vm_set_turn_hook(struct vm *vm, vm_turn_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&vm->mu);
+	vm->turn_fn = fn;
+	vm->turn_ctx = ctx;
+	pthread_mutex_unlock(&vm->mu);
+}
+
+int vm_vcpu_tid(const struct vm *vm)
+{
+	return vm->tid;
 }
 
 uint64_t vm_built_page_bytes(const struct vm *vm)
