@@ -117,7 +117,7 @@ static int vs_setup_(struct kernel_ctx *ctx, nb_error *err)
 		st->native_priv = ctx->priv;
 		ctx->priv = st;
 		json_object_set_new(ctx->params, "switch", json_string(v));
-		json_object_set_new(ctx->params, "between", json_string("two host processes (pipe-proc, same-pu)"));
+		json_object_set_new(ctx->params, "about", json_pack("{s:s}", "between", "two host processes (pipe-proc, same-pu)"));
 		return 0;
 	}
 	ctx->priv = st;
@@ -130,16 +130,16 @@ static int vs_setup_(struct kernel_ctx *ctx, nb_error *err)
 	ctx->alt_metric = "ns_per_switch";
 	ctx->alt_per_op = 0.5;
 	if (!two_vms) {
-		json_object_set_new(ctx->params, "between", json_string("two guest address spaces in one vm"));
-		if ((rc = hwvm_open(&st->h[0], ctx, 2 * ws, 2, 1, err)) != 0)
+		json_object_set_new(ctx->params, "about", json_pack("{s:s}", "between", "two guest address spaces in one vm"));
+		if ((rc = hwvm_open(&st->h[0], ctx, 2 * ws, 2, 1, NULL, err)) != 0)
 			return rc;
 		st->nvms = 1;
 		ctx->backing_json = ws ? buffer_json(&st->h[0].region) : json_pack("{s:s}", "requested", "none");
 		return 0;
 	}
-	json_object_set_new(ctx->params, "between", json_string("two vms, vcpu threads on one pu"));
+	json_object_set_new(ctx->params, "about", json_pack("{s:s}", "between", "two vms, vcpu threads on one pu"));
 	for (unsigned i = 0; i < VS_VMS; i++) {
-		if ((rc = hwvm_open(&st->h[i], ctx, ws, 1, 1, err)) != 0)
+		if ((rc = hwvm_open(&st->h[i], ctx, ws, 1, 1, NULL, err)) != 0)
 			return rc;
 		st->nvms = i + 1;
 		st->seat[i] = (struct vs_seat){st, i};

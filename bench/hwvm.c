@@ -14,7 +14,8 @@ int hwvm_size0_once(const struct kernel_ctx *ctx, size_t bytes, nb_error *err)
 	return 0;
 }
 
-int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus, nb_error *err)
+int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus,
+	      const int *ap_cpus, nb_error *err)
 {
 	memset(h, 0, sizeof(*h));
 	uint64_t page = ctx->opt->guest_page_bytes ? ctx->opt->guest_page_bytes : 4096;
@@ -34,6 +35,7 @@ int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spa
 		.region_page_bytes = page,
 		.spaces = spaces,
 		.vcpus = vcpus,
+		.ap_cpus = ap_cpus,
 		.cpu = ctx->cpu,
 	};
 	if ((rc = vm_create(&h->vm, &vc, err)) != 0) {

@@ -29,9 +29,11 @@ struct hwvm {
 
 /* Boot one VM whose region is `bytes` (rounded up to a whole guest page, at
  * least one) of ctx->backing, guest page opt->guest_page_bytes, `spaces`
- * address spaces, `vcpus` vCPUs, the first pinned to ctx->cpu.  Records the
+ * address spaces, `vcpus` vCPUs, the first pinned to ctx->cpu, vCPU i > 0 to
+ * ap_cpus[i - 1].  Records the
  * guest page built in ctx.  0, 1 (skip, reason) or -1. */
-int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus, nb_error *err);
+int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus,
+	      const int *ap_cpus, nb_error *err);
 /* vm_command with the host-side share added to the totals and the guest
  * counters running around it. */
 int hwvm_command(struct hwvm *h, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,

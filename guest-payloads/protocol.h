@@ -72,12 +72,22 @@
 #define NB_REGION_VA NB_U64(0x8000000000) /* 512 GiB: its own PML4 entry */
 #define NB_FAULT_VA NB_U64(0x10000000000) /* 1 TiB: never mapped, for fault tests */
 
+/* Several vCPUs (guest-shootdown): vCPU i > 0 enters at the image's entry
+ * with RDI = i, on its own slices of the kernel and user stacks; all share
+ * the boot address space.  The guest kernel sends shootdown IPIs through
+ * the x2APIC of the in-kernel irqchip. */
+#define NB_MAX_VCPUS 4
+#define NB_KSTACK_PER_CPU NB_U64(0x4000)
+#define NB_USTACK_PER_CPU NB_U64(0x10000)
+#define NB_IPI_VECTOR 0xf0
+#define NB_SPURIOUS_VECTOR 0xff
+
 /* GDT selectors of the payload (the VMM loads matching descriptor caches). */
 #define NB_SEL_KCODE 0x08
 #define NB_SEL_KDATA 0x10
 #define NB_SEL_UDATA 0x1b
 #define NB_SEL_UCODE 0x23
-#define NB_SEL_TSS 0x28
+#define NB_SEL_TSS 0x28 /* vCPU i: NB_SEL_TSS + 16 * i */
 
 #ifndef __ASSEMBLER__
 enum nb_msg_type {
@@ -124,7 +134,9 @@ enum nb_cmd_op {
 	NB_CMD_TURNS = 12,   /* arg0 turns, arg1 bytes read (one load per 64-byte line) each turn, arg2 offset:
 			      * ring NB_TURN_GPA (0), then per turn read and ring the turn number;
 			      * arg0 = 0: only read once (pre-walk) -> RESULT(seq, ticks, turns, sum) */
-	NB_CMD_MAX = NB_CMD_TURNS
+	NB_CMD_SHOOT = 13,   /* arg0 shootdowns, arg1 1 = test: the other vCPUs mask interrupts first, arg2 TSC ticks
+			      * to wait for a barrier or an acknowledgement -> RESULT(seq, ticks, kernel ticks, acks) */
+	NB_CMD_MAX = NB_CMD_SHOOT
 };
 
 enum nb_pio_op {
@@ -158,12 +170,46 @@ struct nb_boot {
 	uint64_t region_page_bytes; /* 4096, 2M or 1G: the guest page size to build */
 	uint64_t cpu_has_pcid;      /* CPUID.1:ECX.PCID as given to the guest */
 	uint64_t spaces;            /* address spaces to build for NB_CMD_CTXSW (>= 1) */
+	uint64_t vcpus;             /* vCPUs (1..NB_MAX_VCPUS) */
+};
+
+/* Where a vCPU is, kept up to date by the guest so that the host can say
+ * which vCPU was stuck where when a watchdog fires. */
+enum nb_where {
+	NB_WHERE_OFF = 0,       /* not started */
+	NB_WHERE_BOOT = 1,      /* in its kernel's start-up */
+	NB_WHERE_TOUCHING = 2,  /* cpl3: reading the region (shootdown target) */
+	NB_WHERE_IPI = 3,       /* in the shootdown interrupt handler */
+	NB_WHERE_DEAF = 4,      /* in its kernel with interrupts masked (test) */
+	NB_WHERE_WAIT_ACKS = 5, /* in its kernel waiting for shootdown acknowledgements */
+	NB_WHERE_BARRIER = 6,   /* cpl3: waiting for the other vCPUs to start */
+	NB_WHERE_USER = 7,      /* cpl3: serving host commands */
+	NB_WHERE_MAX = NB_WHERE_USER
+};
+
+struct nb_cpu_status {
+	uint32_t where;   /* enum nb_where */
+	uint32_t apic_id;
+	uint64_t ipis;    /* shootdown interrupts handled */
+	uint64_t acked;   /* last shootdown sequence number acknowledged */
+	uint64_t touches; /* passes over the region */
 };
 
 struct nb_mailbox {
 	struct nb_boot boot;
 	struct nb_cmd cmd;
+	struct nb_cpu_status cpu[NB_MAX_VCPUS];
 };
+
+static inline const char *nb_where_name(uint32_t w)
+{
+	static const char *const names[] = {"not started", "in its kernel's start-up", "reading the region at cpl3",
+					    "in the shootdown interrupt handler",
+					    "in its kernel with interrupts masked",
+					    "in its kernel waiting for shootdown acknowledgements",
+					    "at the start barrier", "serving host commands"};
+	return w <= NB_WHERE_MAX ? names[w] : "somewhere unknown";
+}
 
 #endif /* !__ASSEMBLER__ */
 

@@ -13,6 +13,7 @@
 #include "tsc.h"
 
 void user_main(void);
+void ap_main(uint64_t idx);
 
 /* The last chase position is kept observable so the loads stay. */
 static void *volatile chase_sink;
@@ -212,6 +213,68 @@ static void cmd_turns(const struct nb_cmd *c)
 	gsys_result(t1 - t0, done, sum, 0);
 }
 
+/* vCPU idx > 0: read every region page but the first, forever, so that
+ * its TLB holds them; the first vCPU's shootdowns interrupt it. */
+void ap_main(uint64_t idx)
+{
+	struct nb_cpu_status *me = &gsys.mbox->cpu[idx];
+	const struct nb_boot *b = &gsys.mbox->boot;
+	uint64_t pb = b->region_page_bytes, pages = b->region_bytes / pb;
+	me->where = NB_WHERE_TOUCHING;
+	for (;;) {
+		if (gsys.deaf)
+			gate_call(SYS_DEAF, 0, 0, 0);
+		for (uint64_t p = 1; p < pages; p++)
+			(void)*(volatile uint64_t *)(uintptr_t)(b->region_va + p * pb);
+		me->touches++;
+	}
+}
+
+/* Shootdowns from the first vCPU: wait (bounded) until every other vCPU
+ * reads the region, then n times: unmap the first page, IPI the others to
+ * flush it, wait for their acknowledgements, map it again. */
+static void cmd_shoot(const struct nb_cmd *c)
+{
+	uint64_t n = c->arg[0], wait = c->arg[2], vcpus = gsys.mbox->boot.vcpus;
+	struct nb_cpu_status *cpu = gsys.mbox->cpu;
+	cpu[0].where = NB_WHERE_BARRIER;
+	uint64_t deadline = tsc_begin() + wait;
+	for (uint64_t i = 1; i < vcpus; i++)
+		while (cpu[i].where != NB_WHERE_TOUCHING || cpu[i].touches == 0)
+			if (tsc_begin() > deadline)
+				GSYS_ABORT("vcpu %u never reached the barrier: it is %s", i, nb_where_name(cpu[i].where));
+	if (c->arg[1]) {
+		gsys.deaf = 1;
+		for (uint64_t i = 1; i < vcpus; i++)
+			while (cpu[i].where != NB_WHERE_DEAF)
+				if (tsc_begin() > deadline)
+					GSYS_ABORT("vcpu %u did not mask interrupts: it is %s", i, nb_where_name(cpu[i].where));
+	}
+	cpu[0].where = NB_WHERE_USER;
+	uint64_t acks0 = 0;
+	for (uint64_t i = 1; i < vcpus; i++)
+		acks0 += cpu[i].ipis;
+	uint64_t va = gsys.mbox->boot.region_va, k0 = gsys.kernel_ticks;
+	uint64_t t0 = tsc_begin();
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t r = syscall3(SYS_SHOOT, va, vcpus, wait);
+		if (r & SHOOT_TIMEOUT) {
+			for (uint64_t v = 1; v < vcpus; v++)
+				if (r & (1ull << v))
+					GSYS_ABORT("vcpu %u never acknowledged shootdown %u (ipi vector %u): it is %s, %u ipis "
+						   "handled",
+						   v, gsys.shoot_seq, (uint64_t)NB_IPI_VECTOR, nb_where_name(cpu[v].where),
+						   cpu[v].ipis);
+		}
+		check(r, "shootdown");
+	}
+	uint64_t t1 = tsc_end();
+	uint64_t acks = 0;
+	for (uint64_t i = 1; i < vcpus; i++)
+		acks += cpu[i].ipis;
+	gsys_result(t1 - t0, gsys.kernel_ticks - k0, acks - acks0, 0);
+}
+
 /* Does SYSCALL reach CPL0 here?  Under PVM it lands at LSTAR still at
  * CPL3 (CS 0x33), where the services' privileged instructions would fault;
  * the payload then enters its kernel through the #UD gate instead. */
@@ -228,6 +291,7 @@ static void choose_gate(void)
 void user_main(void)
 {
 	const struct nb_boot *b = &gsys.mbox->boot;
+	gsys.mbox->cpu[0].where = NB_WHERE_USER;
 	choose_gate();
 	map_region(&gsys.space[0]);
 	/* A real access through the new tables, beyond the software walk. */
@@ -250,6 +314,7 @@ void user_main(void)
 		case NB_CMD_PIO: cmd_pio(&c); break;
 		case NB_CMD_MMIO: cmd_mmio(&c); break;
 		case NB_CMD_TURNS: cmd_turns(&c); break;
+		case NB_CMD_SHOOT: cmd_shoot(&c); break;
 		case NB_CMD_SPIN:
 			for (volatile uint64_t n = 0;; n++)
 				;

@@ -32,7 +32,9 @@ struct vm_config {
 	size_t region_bytes;        /* bytes of it to map; a multiple of region_page_bytes */
 	uint64_t region_page_bytes; /* guest page size: 4096, 2M or 1G */
 	unsigned spaces;            /* guest address spaces for NB_CMD_CTXSW (0 = 1) */
-	unsigned vcpus;             /* vCPUs (0 = 1); more than one: in-kernel irqchip, see vm_create */
+	unsigned vcpus;             /* vCPUs (0 = 1, at most NB_MAX_VCPUS); more than one: in-kernel irqchip
+				     * and local APICs; vCPU i > 0 runs the payload's shootdown target loop */
+	const int *ap_cpus;         /* vcpus > 1: PU of vCPU i at ap_cpus[i - 1] (NULL: not pinned) */
 	int cpu;                    /* PU the vCPU thread is pinned to; -1 = not pinned */
 	double boot_timeout_s;      /* watchdog for the boot (0 = 10 s) */
 	const void *image;          /* payload image; NULL = the one built into nestbench */
@@ -87,6 +89,10 @@ void vm_set_turn_hook(struct vm *vm, vm_turn_fn fn, void *ctx);
 
 /* Thread id of the vCPU thread (for its counters), 0 if not running. */
 int vm_vcpu_tid(const struct vm *vm);
+
+/* What vCPU idx last wrote to its status block (guest memory; racy by
+ * nature, read for reports).  0, or -1 if there is no such vCPU. */
+int vm_vcpu_status(const struct vm *vm, unsigned idx, struct nb_cpu_status *out);
 
 /* What the payload reported at boot. */
 uint64_t vm_built_page_bytes(const struct vm *vm);
