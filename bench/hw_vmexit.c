@@ -44,7 +44,7 @@ struct ve_state {
 static void ve_teardown(struct kernel_ctx *ctx);
 
 /* Guest-kernel instructions alone: the OUT block with NOPs. */
-static int cpl0_baseline(struct ve_state *st, struct kernel_ctx *ctx, nb_error *err)
+static int cpl0_baseline(struct ve_state *st, nb_error *err)
 {
 	const uint64_t n = 256;
 	uint64_t args[] = {n, NB_PIO_NOP};
@@ -91,7 +91,7 @@ static int ve_setup_(struct kernel_ctx *ctx, nb_error *err)
 			    json_pack("{s:s}", "timed_at",
 				      kind == VE_PIO ? "guest cpl3, around a guest-kernel loop of OUTs (minus the empty call)"
 						     : "guest cpl3"));
-	if (kind == VE_PIO && cpl0_baseline(st, ctx, err))
+	if (kind == VE_PIO && cpl0_baseline(st, err))
 		return -1;
 	return 0;
 }
