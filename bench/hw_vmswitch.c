@@ -266,6 +266,8 @@ static void vs_teardown(struct kernel_ctx *ctx)
 		json_object_set_new(proof, st->two_vms ? "turns_counted_by_guest" : "switches_counted_by_guest", g);
 		if (st->two_vms)
 			json_object_set_new(proof, "turns_counted_by_vmm", h);
+		else
+			json_decref(h);
 		json_object_set_new(ctx->params, "turns", proof);
 		json_object_set_new(ctx->params, "host_share", share);
 		json_object_set_new(ctx->params, "guest_pmu", pmu);

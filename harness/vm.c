@@ -480,7 +480,9 @@ static void *vcpu_thread_start(void *arg)
 	pthread_mutex_unlock(&ts->mu);
 	if (rc)
 		return NULL;
-	return vcpu_thread(vm);
+	vcpu_thread(vm);
+	topology_restore_affinity(); /* frees this thread's saved affinity */
+	return NULL;
 }
 
 /* ---- vCPUs after the first ---- */
@@ -546,6 +548,8 @@ static void *ap_thread(void *arg)
 		break;
 	}
 	tls_run = NULL;
+	if (a->cpu >= 0)
+		topology_restore_affinity(); /* frees this thread's saved affinity */
 	return NULL;
 }
 
