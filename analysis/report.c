@@ -195,6 +195,12 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 		 "Page-table-update kernels, median per operation with 95% intervals, native vs VM."},
 		{"ctxsw", "bars-ctxsw", "context switches: native vs VM",
 		 "Context-switch kernels, median per switch with 95% intervals, native vs VM."},
+		{"hwassist", "bars-hwassist", "hardware-assist effects: native vs VM",
+		 "Hardware-assist kernels, median per operation with 95% intervals: VM exits (port I/O, MMIO) and "
+		 "the guest's own system call beside a host system call; VM switches and guest address-space switches "
+		 "beside host process switches, per working set touched after each; TLB shootdowns in a guest with T "
+		 "vCPUs beside the native shootdown with T threads. Under shadow paging (PVM) guest page-table "
+		 "changes and address-space switches trap to the hypervisor; under EPT/NPT they should not."},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bars); i++) {
 		k = plot_bars(&s, bars[i].family, bars[i].name, err);
