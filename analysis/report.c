@@ -190,10 +190,15 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 		}
 	}
 	static const struct {
-		const char *family, *what;
+		const char *family, *what, *note;
 	} bars[] = {
-		{"ptupdate", "page-table update"},
-		{"ctxsw", "context switch"},
+		{"ptupdate", "page-table update", ""},
+		{"ctxsw", "context switch", ""},
+		{"hwassist", "hardware-assist",
+		 " VM exits (port I/O, MMIO) and the guest's own system call beside a host system call; VM "
+		 "switches and guest address-space switches beside host process switches; guest TLB shootdowns "
+		 "with T vCPUs beside native ones with T threads. Under shadow paging guest page-table changes "
+		 "and address-space switches trap to the hypervisor; under EPT/NPT they should not."},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bars); i++) {
 		/* One chart per kernel of the family, in the order the files list them. */
@@ -211,7 +216,7 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 					kernels[nkern++] = m->kernel;
 			}
 		for (size_t j = 0; j < nkern; j++) {
-			char name[64], ttl[160], cap[320];
+			char name[64], ttl[160], cap[768];
 			snprintf(name, sizeof(name), "bars-%s-%zu", bars[i].family, j + 1);
 			k = plot_bars(&s, bars[i].family, kernels[j], name, err);
 			if (k < 0)
@@ -224,8 +229,8 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 				 plain ? kernels[j] : "(unnamed)", bars[i].what);
 			snprintf(cap, sizeof(cap),
 				 "%s kernel %s: median per operation with 95%% intervals at each size, one bar per "
-				 "backing, native and VM side by side.",
-				 bars[i].what, plain ? kernels[j] : "(unnamed)");
+				 "backing, native and VM side by side.%s",
+				 bars[i].what, plain ? kernels[j] : "(unnamed)", bars[i].note);
 			cap[0] = (char)toupper((unsigned char)cap[0]);
 			struct gp_vars v = {0};
 			gp_var_int(&v, "n", k);

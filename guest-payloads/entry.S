@@ -9,6 +9,8 @@
 	.section .text.entry, "ax"
 	.globl _start
 _start:
+	testq	%rdi, %rdi
+	jnz	ap_start
 	movq	$NB_KSTACK_TOP, %rsp
 	call	kinit
 	/* Drop to CPL3 at user_start. */
@@ -22,6 +24,32 @@ _start:
 
 user_start:
 	call	user_main
+	ud2
+
+/* vCPU i > 0 (RDI = i): its slice of the stacks, its TSS and APIC, then
+ * CPL3 with interrupts enabled (it takes the shootdown IPIs). */
+ap_start:
+	movq	%rdi, %rbx
+	movq	%rdi, %rax
+	imulq	$NB_KSTACK_PER_CPU, %rax
+	movq	$NB_KSTACK_TOP, %rsp
+	subq	%rax, %rsp
+	call	kinit_ap
+	movq	%rbx, %rax
+	imulq	$NB_USTACK_PER_CPU, %rax
+	movq	$NB_USTACK_TOP, %rcx
+	subq	%rax, %rcx
+	pushq	$NB_SEL_UDATA
+	pushq	%rcx
+	pushq	$0x0202
+	pushq	$NB_SEL_UCODE
+	leaq	ap_user(%rip), %rax
+	pushq	%rax
+	iretq
+
+ap_user:
+	movq	%rbx, %rdi
+	call	ap_main
 	ud2
 
 /* SYSCALL: rax = number, rdi/rsi/rdx = arguments.  Returns with IRETQ
@@ -54,6 +82,34 @@ syscall_entry:
 gsys_gate:
 	ud2
 	ret
+
+/* The shootdown IPI (vector NB_IPI_VECTOR) and the spurious vector. */
+	.globl ipi_stub
+ipi_stub:
+	pushq	%rax
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	call	kipi
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%rcx
+	popq	%rax
+	iretq
+
+	.globl spurious_stub
+spurious_stub:
+	iretq
 
 /* Exceptions: a uniform frame (vector, error code, then the CPU's frame)
  * for ktrap(); callee-saved registers are preserved by the C code. */

@@ -26,6 +26,10 @@ enum gsys_nr {
 	SYS_DEMAND = 4,  /* (va, pages): map them on first touch from the #PF handler */
 	SYS_SWITCH = 5,  /* (space, pcid, flush): load that address space's CR3 */
 	SYS_TRIPLE = 6,  /* drop the IDT and fault: a triple fault (tests) */
+	SYS_PIO = 7,     /* (n, NB_PIO_*): n OUTs to the bench port, or n NOPs */
+	SYS_SHOOT = 8,   /* (va, vcpus, timeout ticks): unmap a region page, flush it on every vCPU, map it again;
+			  * SHOOT_TIMEOUT | mask of the vCPUs that did not acknowledge */
+	SYS_DEAF = 9,    /* mask interrupts and spin in the kernel (tests; never returns) */
 };
 
 /* State both halves see (the whole system slot is mapped for CPL3 too:
@@ -41,7 +45,11 @@ struct gsys_state {
 	uint64_t kernel_ticks; /* TSC ticks spent in system calls and #PF service */
 	uint64_t faults;       /* demand faults served */
 	uint64_t gate;         /* enum gsys_gate_kind */
+	/* Shootdowns (several vCPUs). */
+	volatile uint64_t shoot_va, shoot_seq;
+	volatile uint64_t deaf; /* test: the other vCPUs mask interrupts */
 };
+#define SHOOT_TIMEOUT (1ull << 40)
 extern struct gsys_state gsys;
 
 void *memset(void *d, int c, size_t n);
@@ -74,6 +82,27 @@ static inline uint64_t syscall3(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 				 : "=a"(ret)
 				 : "a"(nr), "D"(a), "S"(b), "d"(c)
 				 : "rcx", "r8", "r9", "r10", "r11", "memory");
+	return ret;
+}
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+/* Enter the kernel through the #UD gate whatever the gate in use: other
+ * vCPUs must not take the SYSCALL path (it runs on the first vCPU's stack). */
+static inline uint64_t gate_call(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t ret;
+	__asm__ volatile("call gsys_gate" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "memory");
 	return ret;
 }
 

@@ -8,14 +8,14 @@
 #include "gsys.h"
 
 /* Flat 64-bit segments: kernel code/data, user data/code (the order
- * SYSCALL/SYSRET's STAR layout expects), then the TSS. */
-static uint64_t gdt[7] = {
+ * SYSCALL/SYSRET's STAR layout expects), then a TSS per vCPU. */
+static uint64_t gdt[5 + 2 * NB_MAX_VCPUS] = {
 	0,
 	0x00af9b000000ffffull, /* 0x08 kernel code, L=1 */
 	0x00cf93000000ffffull, /* 0x10 kernel data */
 	0x00cff3000000ffffull, /* 0x18 user data, DPL 3 */
 	0x00affb000000ffffull, /* 0x20 user code, DPL 3, L=1 */
-	0, 0,                  /* 0x28 TSS (filled at boot) */
+	/* 0x28 + 16 * i: vCPU i's TSS (filled at boot) */
 };
 
 struct tss {
@@ -28,12 +28,12 @@ struct tss {
 	uint16_t iomap_base;
 } __attribute__((packed));
 
-static struct tss tss;
+static struct tss tss[NB_MAX_VCPUS];
 
 struct idt_gate {
 	uint64_t lo, hi;
 };
-static struct idt_gate idt[32];
+static struct idt_gate idt[256];
 
 struct desc_ptr {
 	uint16_t limit;
@@ -47,9 +47,11 @@ struct trap_frame {
 };
 
 extern const uint64_t trap_stubs[32];
-extern char syscall_entry[];
+extern char syscall_entry[], ipi_stub[], spurious_stub[];
 
 void kinit(void);
+void kinit_ap(uint64_t idx);
+void kipi(void);
 uint64_t ksyscall(uint64_t a, uint64_t b, uint64_t c, uint64_t nr);
 void ktrap(struct trap_frame *f);
 
@@ -71,28 +73,25 @@ static inline uint64_t krdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
-static void wrmsr(uint32_t msr, uint64_t v)
+#define MSR_APIC_BASE 0x1bu
+#define APIC_BASE_ENABLE (1ull << 11)
+#define APIC_BASE_X2APIC (1ull << 10)
+#define X2APIC_ID 0x802u
+#define X2APIC_EOI 0x80bu
+#define X2APIC_SVR 0x80fu
+#define X2APIC_ICR 0x830u
+#define ICR_ASSERT (1u << 14)
+#define ICR_ALL_BUT_SELF (3u << 18)
+
+static void set_gate(unsigned v, uint64_t h)
 {
-	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+	idt[v].lo = (h & 0xffff) | ((uint64_t)NB_SEL_KCODE << 16) | (0x8eull << 40) | (((h >> 16) & 0xffff) << 48);
+	idt[v].hi = h >> 32;
 }
 
-void kinit(void)
+/* Load the shared GDT and IDT and this vCPU's TSS. */
+static void load_tables(uint64_t idx)
 {
-	gsys.mbox = (struct nb_mailbox *)(uintptr_t)NB_MAILBOX_GPA;
-	const struct nb_boot *b = &gsys.mbox->boot;
-	if (b->magic != NB_BOOT_MAGIC || b->version != NB_PROTOCOL_VERSION)
-		GSYS_ABORT("bad boot block (magic %x, version %u)", (uint64_t)b->magic, (uint64_t)b->version);
-
-	uint64_t t = (uint64_t)(uintptr_t)&tss;
-	tss.rsp[0] = NB_KSTACK_TOP;
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap: CPL3 rings the MMIO doorbell */
-	gdt[5] = (sizeof(tss) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) | (((t >> 24) & 0xff) << 56);
-	gdt[6] = t >> 32;
-	for (unsigned v = 0; v < 32; v++) {
-		uint64_t h = trap_stubs[v];
-		idt[v].lo = (h & 0xffff) | ((uint64_t)NB_SEL_KCODE << 16) | (0x8eull << 40) | (((h >> 16) & 0xffff) << 48);
-		idt[v].hi = h >> 32;
-	}
 	struct desc_ptr g = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
 	struct desc_ptr i = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 	__asm__ volatile("lgdt %0\n\t"
@@ -108,8 +107,62 @@ void kinit(void)
 			 "movw %%ax, %%ss\n\t"
 			 "ltr %w4"
 			 :
-			 : "m"(g), "m"(i), "i"(NB_SEL_KCODE), "r"(NB_SEL_KDATA), "r"(NB_SEL_TSS)
+			 : "m"(g), "m"(i), "i"(NB_SEL_KCODE), "r"(NB_SEL_KDATA), "r"(NB_SEL_TSS + 16 * idx)
 			 : "rax", "memory");
+}
+
+/* x2APIC on, software-enabled: the in-kernel irqchip's local APIC. */
+static void apic_init(uint64_t idx)
+{
+	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+	wrmsr(X2APIC_SVR, 0x100u | NB_SPURIOUS_VECTOR);
+	gsys.mbox->cpu[idx].apic_id = (uint32_t)rdmsr(X2APIC_ID);
+}
+
+/* vCPUs after the first: their own TSS and APIC, the first's tables. */
+void kinit_ap(uint64_t idx)
+{
+	gsys.mbox->cpu[idx].where = NB_WHERE_BOOT;
+	load_tables(idx);
+	apic_init(idx);
+}
+
+/* A shootdown IPI: flush the page, acknowledge, end of interrupt. */
+void kipi(void)
+{
+	uint64_t id = rdmsr(X2APIC_ID);
+	struct nb_cpu_status *c = &gsys.mbox->cpu[id < NB_MAX_VCPUS ? id : 0];
+	uint32_t was = c->where;
+	c->where = NB_WHERE_IPI;
+	invlpg(gsys.shoot_va);
+	c->ipis++;
+	c->acked = gsys.shoot_seq;
+	c->where = was;
+	wrmsr(X2APIC_EOI, 0);
+}
+
+void kinit(void)
+{
+	gsys.mbox = (struct nb_mailbox *)(uintptr_t)NB_MAILBOX_GPA;
+	const struct nb_boot *b = &gsys.mbox->boot;
+	if (b->magic != NB_BOOT_MAGIC || b->version != NB_PROTOCOL_VERSION)
+		GSYS_ABORT("bad boot block (magic %x, version %u)", (uint64_t)b->magic, (uint64_t)b->version);
+
+	for (unsigned c = 0; c < NB_MAX_VCPUS; c++) {
+		uint64_t t = (uint64_t)(uintptr_t)&tss[c];
+		tss[c].rsp[0] = NB_KSTACK_TOP - c * NB_KSTACK_PER_CPU;
+		tss[c].iomap_base = sizeof(tss[c]); /* no I/O bitmap: CPL3 rings the MMIO doorbell */
+		gdt[5 + 2 * c] = (sizeof(tss[c]) - 1) | ((t & 0xffffff) << 16) | (0x89ull << 40) |
+				 (((t >> 24) & 0xff) << 56);
+		gdt[6 + 2 * c] = t >> 32;
+	}
+	for (unsigned v = 0; v < 32; v++)
+		set_gate(v, trap_stubs[v]);
+	set_gate(NB_IPI_VECTOR, (uint64_t)(uintptr_t)ipi_stub);
+	set_gate(NB_SPURIOUS_VECTOR, (uint64_t)(uintptr_t)spurious_stub);
+	load_tables(0);
+	if (b->vcpus > 1)
+		apic_init(0);
 	wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
 	wrmsr(MSR_STAR, ((uint64_t)(NB_SEL_KDATA | 3) << 48) | ((uint64_t)NB_SEL_KCODE << 32));
 	wrmsr(MSR_FMASK, RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_AC);
@@ -141,6 +194,24 @@ static uint64_t flush_pages(uint64_t va, uint64_t pages)
 	for (uint64_t i = 0; i < pages; i++)
 		invlpg(va + i * gsys.page_bytes);
 	return 0;
+}
+
+/* Unrolled by 16 so that the loop's own (emulated, under PVM) instructions
+ * are a small share of each OUT; the NOP block measures that share. */
+static void pio_run(uint64_t n, uint64_t op)
+{
+	for (; n >= 16; n -= 16) {
+		if (op == NB_PIO_OUT)
+			__asm__ volatile(".rept 16\n\toutl %%eax, %%dx\n\t.endr" ::"a"(0), "d"(NB_PORT_BENCH) : "memory");
+		else
+			__asm__ volatile(".rept 16\n\tnop\n\t.endr" ::: "memory");
+	}
+	for (; n; n--) {
+		if (op == NB_PIO_OUT)
+			__asm__ volatile("outl %%eax, %%dx" ::"a"(0), "d"(NB_PORT_BENCH) : "memory");
+		else
+			__asm__ volatile("nop" ::: "memory");
+	}
 }
 
 static uint64_t service(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
@@ -185,6 +256,48 @@ static uint64_t service(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 		write_cr3(cr3);
 		current_space = (unsigned)a;
 		return 0;
+	}
+	case SYS_PIO:
+		if (b != NB_PIO_OUT && b != NB_PIO_NOP)
+			return (uint64_t)PT_E_ARG;
+		pio_run(a, b);
+		return 0;
+	case SYS_SHOOT: {
+		/* a: the page, b: vCPUs taking part, c: ticks to wait for the acknowledgements. */
+		if (!in_region(a, 1) || b < 1 || b > NB_MAX_VCPUS)
+			return (uint64_t)PT_E_ARG;
+		rc = pt_unmap(s, a, pb, pb);
+		if (rc)
+			return (uint64_t)rc;
+		invlpg(a);
+		uint64_t seq = gsys.shoot_seq + 1;
+		gsys.shoot_va = a;
+		gsys.shoot_seq = seq;
+		uint64_t missing = 0;
+		if (b > 1) {
+			gsys.mbox->cpu[0].where = NB_WHERE_WAIT_ACKS;
+			wrmsr(X2APIC_ICR, NB_IPI_VECTOR | ICR_ASSERT | ICR_ALL_BUT_SELF);
+			uint64_t deadline = krdtsc() + c;
+			for (;;) {
+				missing = 0;
+				for (uint64_t i = 1; i < b; i++)
+					if (gsys.mbox->cpu[i].acked < seq)
+						missing |= 1ull << i;
+				if (!missing || krdtsc() > deadline)
+					break;
+			}
+			gsys.mbox->cpu[0].where = NB_WHERE_USER;
+		}
+		rc = pt_map(s, a, region_pa(a), pb, pb, PT_W | PT_U);
+		if (missing)
+			return SHOOT_TIMEOUT | missing;
+		return (uint64_t)rc;
+	}
+	case SYS_DEAF: {
+		uint64_t id = rdmsr(X2APIC_ID);
+		gsys.mbox->cpu[id < NB_MAX_VCPUS ? id : 0].where = NB_WHERE_DEAF;
+		for (;;)
+			__asm__ volatile("cli\n\tpause" ::: "memory");
 	}
 	case SYS_TRIPLE: {
 		struct desc_ptr none = {0, 0};

@@ -41,6 +41,19 @@
  * which PVM ignores, and going through the guest kernel instead makes PVM
  * drop its shadow page tables, so a sample would start with a cold TLB. */
 #define NB_DOORBELL_GPA NB_U64(0xf0000000)
+/* Benchmark exits (the `vmexit` and `vmswitch` kernels): the VMM answers
+ * them at once and counts them, so their round trip is the exit's cost.
+ *   NB_PORT_BENCH  a 32-bit OUT (guest kernel only: CPL3 has no port I/O)
+ *   NB_BENCH_GPA   a 32-bit store to unbacked memory: an MMIO exit (CPL3)
+ *   NB_TURN_GPA    a 32-bit store of the turn number: the VMM passes the
+ *                  token to the next VM and resumes this one when it is
+ *                  back (0 = ready, waiting for the first turn; the last
+ *                  turn's number ends the hand-offs without waiting)
+ * The doorbell, bench and turn pages are mapped for CPL3 by the boot tables. */
+#define NB_PORT_BENCH 0x4e43
+#define NB_BENCH_GPA NB_U64(0xf0001000)
+#define NB_TURN_GPA NB_U64(0xf0002000)
+#define NB_MMIO_PAGES 3
 
 #define NB_MSG_MAGIC 0x4e424d53u  /* "NBMS" */
 #define NB_CMD_MAGIC 0x4e42434du  /* "NBCM" */
@@ -59,12 +72,22 @@
 #define NB_REGION_VA NB_U64(0x8000000000) /* 512 GiB: its own PML4 entry */
 #define NB_FAULT_VA NB_U64(0x10000000000) /* 1 TiB: never mapped, for fault tests */
 
+/* Several vCPUs (guest-shootdown): vCPU i > 0 enters at the image's entry
+ * with RDI = i, on its own slices of the kernel and user stacks; all share
+ * the boot address space.  The guest kernel sends shootdown IPIs through
+ * the x2APIC of the in-kernel irqchip. */
+#define NB_MAX_VCPUS 4
+#define NB_KSTACK_PER_CPU NB_U64(0x4000)
+#define NB_USTACK_PER_CPU NB_U64(0x10000)
+#define NB_IPI_VECTOR 0xf0
+#define NB_SPURIOUS_VECTOR 0xff
+
 /* GDT selectors of the payload (the VMM loads matching descriptor caches). */
 #define NB_SEL_KCODE 0x08
 #define NB_SEL_KDATA 0x10
 #define NB_SEL_UDATA 0x1b
 #define NB_SEL_UCODE 0x23
-#define NB_SEL_TSS 0x28
+#define NB_SEL_TSS 0x28 /* vCPU i: NB_SEL_TSS + 16 * i */
 
 #ifndef __ASSEMBLER__
 enum nb_msg_type {
@@ -98,12 +121,27 @@ enum nb_cmd_op {
 	NB_CMD_TOUCH = 4,    /* arg0 VA, arg1 pages, arg2 stride: first-touch faults -> RESULT(seq, ticks, kernel ticks, faults) */
 	NB_CMD_REMAP = 5,    /* arg0 op (NB_REMAP_*), arg1 VA, arg2 pages: one service call and a touch per page
 			      * -> RESULT(seq, ticks, kernel ticks) */
-	NB_CMD_CTXSW = 6,    /* arg0 switches, arg1 pcid (0/1), arg2 pages touched after each, arg3 spaces
-			      * -> RESULT(seq, ticks, kernel ticks) */
+	NB_CMD_CTXSW = 6,    /* arg0 switches, arg1 pcid (0/1), arg2 pages touched after each, arg3 spaces,
+			      * arg4 (non-zero) bytes read one load per 64-byte line instead of arg2's pages,
+			      * at arg5 * space bytes into the region -> RESULT(seq, ticks, kernel ticks) */
 	NB_CMD_SPIN = 7,     /* test: loop forever at CPL3 (the watchdog must stop it) */
 	NB_CMD_FAULT = 8,    /* test: read arg0 (unmapped) at CPL3: the #PF handler aborts */
 	NB_CMD_TRIPLE = 9,   /* test: the kernel drops its IDT and faults: a triple fault */
-	NB_CMD_MAX = NB_CMD_TRIPLE
+	NB_CMD_PIO = 10,     /* arg0 n, arg1 NB_PIO_*: n OUTs (or n non-exiting instructions) in the guest kernel,
+			      * timed at CPL3 around the system call, minus the same call with n = 0
+			      * -> RESULT(seq, ticks, kernel ticks, empty-call ticks) */
+	NB_CMD_MMIO = 11,    /* arg0 n stores to NB_BENCH_GPA at CPL3 -> RESULT(seq, ticks) */
+	NB_CMD_TURNS = 12,   /* arg0 turns, arg1 bytes read (one load per 64-byte line) each turn, arg2 offset:
+			      * ring NB_TURN_GPA (0), then per turn read and ring the turn number;
+			      * arg0 = 0: only read once (pre-walk) -> RESULT(seq, ticks, turns, sum) */
+	NB_CMD_SHOOT = 13,   /* arg0 shootdowns, arg1 1 = test: the other vCPUs mask interrupts first, arg2 TSC ticks
+			      * to wait for a barrier or an acknowledgement -> RESULT(seq, ticks, kernel ticks, acks) */
+	NB_CMD_MAX = NB_CMD_SHOOT
+};
+
+enum nb_pio_op {
+	NB_PIO_OUT = 0, /* OUT to NB_PORT_BENCH: one exit to the VMM each */
+	NB_PIO_NOP = 1, /* the same unrolled block of NOPs: what the guest-kernel instructions cost alone */
 };
 
 enum nb_remap_op {
@@ -132,12 +170,46 @@ struct nb_boot {
 	uint64_t region_page_bytes; /* 4096, 2M or 1G: the guest page size to build */
 	uint64_t cpu_has_pcid;      /* CPUID.1:ECX.PCID as given to the guest */
 	uint64_t spaces;            /* address spaces to build for NB_CMD_CTXSW (>= 1) */
+	uint64_t vcpus;             /* vCPUs (1..NB_MAX_VCPUS) */
+};
+
+/* Where a vCPU is, kept up to date by the guest so that the host can say
+ * which vCPU was stuck where when a watchdog fires. */
+enum nb_where {
+	NB_WHERE_OFF = 0,       /* not started */
+	NB_WHERE_BOOT = 1,      /* in its kernel's start-up */
+	NB_WHERE_TOUCHING = 2,  /* cpl3: reading the region (shootdown target) */
+	NB_WHERE_IPI = 3,       /* in the shootdown interrupt handler */
+	NB_WHERE_DEAF = 4,      /* in its kernel with interrupts masked (test) */
+	NB_WHERE_WAIT_ACKS = 5, /* in its kernel waiting for shootdown acknowledgements */
+	NB_WHERE_BARRIER = 6,   /* cpl3: waiting for the other vCPUs to start */
+	NB_WHERE_USER = 7,      /* cpl3: serving host commands */
+	NB_WHERE_MAX = NB_WHERE_USER
+};
+
+struct nb_cpu_status {
+	uint32_t where;   /* enum nb_where */
+	uint32_t apic_id;
+	uint64_t ipis;    /* shootdown interrupts handled */
+	uint64_t acked;   /* last shootdown sequence number acknowledged */
+	uint64_t touches; /* passes over the region */
 };
 
 struct nb_mailbox {
 	struct nb_boot boot;
 	struct nb_cmd cmd;
+	struct nb_cpu_status cpu[NB_MAX_VCPUS];
 };
+
+static inline const char *nb_where_name(uint32_t w)
+{
+	static const char *const names[] = {"not started", "in its kernel's start-up", "reading the region at cpl3",
+					    "in the shootdown interrupt handler",
+					    "in its kernel with interrupts masked",
+					    "in its kernel waiting for shootdown acknowledgements",
+					    "at the start barrier", "serving host commands"};
+	return w <= NB_WHERE_MAX ? names[w] : "somewhere unknown";
+}
 
 #endif /* !__ASSEMBLER__ */
 

@@ -13,6 +13,7 @@
 #include "tsc.h"
 
 void user_main(void);
+void ap_main(uint64_t idx);
 
 /* The last chase position is kept observable so the loads stay. */
 static void *volatile chase_sink;
@@ -59,6 +60,15 @@ static uint64_t touch(uint64_t va, uint64_t pages, uint64_t stride)
 	uint64_t sum = 0;
 	for (uint64_t i = 0; i < pages; i++)
 		sum += *(volatile uint64_t *)(uintptr_t)(va + i * stride + (i % 64) * 64);
+	return sum;
+}
+
+/* One load per 64-byte line, as the native context-switch kernels read. */
+static uint64_t touch_lines(uint64_t va, uint64_t bytes)
+{
+	uint64_t sum = 0;
+	for (uint64_t off = 0; off < bytes; off += 64)
+		sum += *(volatile uint64_t *)(uintptr_t)(va + off);
 	return sum;
 }
 
@@ -122,6 +132,7 @@ static void cmd_remap(const struct nb_cmd *c)
 static void cmd_ctxsw(const struct nb_cmd *c)
 {
 	uint64_t switches = c->arg[0], pcid = c->arg[1], pages = c->arg[2], spaces = c->arg[3];
+	uint64_t line_bytes = c->arg[4], space_off = c->arg[5];
 	if (spaces < 2)
 		GSYS_ABORT("a switch needs two address spaces, %u asked for", spaces);
 	build_spaces(spaces);
@@ -135,12 +146,133 @@ static void cmd_ctxsw(const struct nb_cmd *c)
 	for (uint64_t i = 0; i < switches; i++) {
 		cur = cur + 1 == spaces ? 0 : cur + 1;
 		syscall3(SYS_SWITCH, cur, pcid, 0);
-		sum += touch(va, pages, 4096);
+		if (line_bytes)
+			sum += touch_lines(va + cur * space_off, line_bytes);
+		else
+			sum += touch(va, pages, 4096);
 	}
 	uint64_t t1 = tsc_end();
 	uint64_t k = gsys.kernel_ticks - k0;
 	check(syscall3(SYS_SWITCH, 0, 0, 1), "address-space switch");
 	gsys_result(t1 - t0, k, sum, 0);
+}
+
+/* Port I/O exits come from the guest kernel (CPL3 has no port I/O here):
+ * timed at CPL3 around the system call, the empty call's cost measured
+ * right after so the host can take it off. */
+static void cmd_pio(const struct nb_cmd *c)
+{
+	uint64_t n = c->arg[0], op = c->arg[1];
+	uint64_t k0 = gsys.kernel_ticks;
+	uint64_t t0 = tsc_begin();
+	check(syscall3(SYS_PIO, n, op, 0), "port i/o");
+	uint64_t t1 = tsc_end();
+	uint64_t k = gsys.kernel_ticks - k0;
+	uint64_t e0 = tsc_begin();
+	check(syscall3(SYS_PIO, 0, op, 0), "empty port i/o call");
+	uint64_t e1 = tsc_end();
+	gsys_result(t1 - t0, k, e1 - e0, 0);
+}
+
+/* MMIO exits straight from CPL3. */
+static void cmd_mmio(const struct nb_cmd *c)
+{
+	volatile uint32_t *bell = (volatile uint32_t *)(uintptr_t)NB_BENCH_GPA;
+	uint64_t n = c->arg[0];
+	uint64_t t0 = tsc_begin();
+	for (uint64_t i = 0; i < n; i++)
+		*bell = (uint32_t)i;
+	uint64_t t1 = tsc_end();
+	gsys_result(t1 - t0, 0, 0, 0);
+}
+
+/* Take turns with other VMs: the VMM holds this vCPU at every ring until
+ * the token comes back.  The guest counts its own turns; the VMM counts
+ * the rings it served, and the two must agree. */
+static void cmd_turns(const struct nb_cmd *c)
+{
+	volatile uint32_t *bell = (volatile uint32_t *)(uintptr_t)NB_TURN_GPA;
+	uint64_t turns = c->arg[0], bytes = c->arg[1];
+	uint64_t va = gsys.mbox->boot.region_va + c->arg[2];
+	if (c->arg[2] > gsys.mbox->boot.region_bytes || bytes > gsys.mbox->boot.region_bytes - c->arg[2])
+		GSYS_ABORT("turns: %u bytes at offset %u do not fit the region", bytes, c->arg[2]);
+	uint64_t sum = 0, done = 0;
+	if (turns == 0) {
+		sum = touch_lines(va, bytes);
+		gsys_result(0, 0, sum, 0);
+		return;
+	}
+	*bell = 0;
+	uint64_t t0 = tsc_begin();
+	while (done < turns) {
+		sum += touch_lines(va, bytes);
+		done++;
+		*bell = (uint32_t)done;
+	}
+	uint64_t t1 = tsc_end();
+	gsys_result(t1 - t0, done, sum, 0);
+}
+
+/* vCPU idx > 0: read every region page but the first, forever, so that
+ * its TLB holds them; the first vCPU's shootdowns interrupt it. */
+void ap_main(uint64_t idx)
+{
+	struct nb_cpu_status *me = &gsys.mbox->cpu[idx];
+	const struct nb_boot *b = &gsys.mbox->boot;
+	uint64_t pb = b->region_page_bytes, pages = b->region_bytes / pb;
+	me->where = NB_WHERE_TOUCHING;
+	for (;;) {
+		if (gsys.deaf)
+			gate_call(SYS_DEAF, 0, 0, 0);
+		for (uint64_t p = 1; p < pages; p++)
+			(void)*(volatile uint64_t *)(uintptr_t)(b->region_va + p * pb);
+		me->touches++;
+	}
+}
+
+/* Shootdowns from the first vCPU: wait (bounded) until every other vCPU
+ * reads the region, then n times: unmap the first page, IPI the others to
+ * flush it, wait for their acknowledgements, map it again. */
+static void cmd_shoot(const struct nb_cmd *c)
+{
+	uint64_t n = c->arg[0], wait = c->arg[2], vcpus = gsys.mbox->boot.vcpus;
+	struct nb_cpu_status *cpu = gsys.mbox->cpu;
+	cpu[0].where = NB_WHERE_BARRIER;
+	uint64_t deadline = tsc_begin() + wait;
+	for (uint64_t i = 1; i < vcpus; i++)
+		while (cpu[i].where != NB_WHERE_TOUCHING || cpu[i].touches == 0)
+			if (tsc_begin() > deadline)
+				GSYS_ABORT("vcpu %u never reached the barrier: it is %s", i, nb_where_name(cpu[i].where));
+	if (c->arg[1]) {
+		gsys.deaf = 1;
+		for (uint64_t i = 1; i < vcpus; i++)
+			while (cpu[i].where != NB_WHERE_DEAF)
+				if (tsc_begin() > deadline)
+					GSYS_ABORT("vcpu %u did not mask interrupts: it is %s", i, nb_where_name(cpu[i].where));
+	}
+	cpu[0].where = NB_WHERE_USER;
+	uint64_t acks0 = 0;
+	for (uint64_t i = 1; i < vcpus; i++)
+		acks0 += cpu[i].ipis;
+	uint64_t va = gsys.mbox->boot.region_va, k0 = gsys.kernel_ticks;
+	uint64_t t0 = tsc_begin();
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t r = syscall3(SYS_SHOOT, va, vcpus, wait);
+		if (r & SHOOT_TIMEOUT) {
+			for (uint64_t v = 1; v < vcpus; v++)
+				if (r & (1ull << v))
+					GSYS_ABORT("vcpu %u never acknowledged shootdown %u (ipi vector %u): it is %s, %u ipis "
+						   "handled",
+						   v, gsys.shoot_seq, (uint64_t)NB_IPI_VECTOR, nb_where_name(cpu[v].where),
+						   cpu[v].ipis);
+		}
+		check(r, "shootdown");
+	}
+	uint64_t t1 = tsc_end();
+	uint64_t acks = 0;
+	for (uint64_t i = 1; i < vcpus; i++)
+		acks += cpu[i].ipis;
+	gsys_result(t1 - t0, gsys.kernel_ticks - k0, acks - acks0, 0);
 }
 
 /* Does SYSCALL reach CPL0 here?  Under PVM it lands at LSTAR still at
@@ -159,6 +291,7 @@ static void choose_gate(void)
 void user_main(void)
 {
 	const struct nb_boot *b = &gsys.mbox->boot;
+	gsys.mbox->cpu[0].where = NB_WHERE_USER;
 	choose_gate();
 	map_region(&gsys.space[0]);
 	/* A real access through the new tables, beyond the software walk. */
@@ -178,6 +311,10 @@ void user_main(void)
 		case NB_CMD_TOUCH: cmd_touch(&c); break;
 		case NB_CMD_REMAP: cmd_remap(&c); break;
 		case NB_CMD_CTXSW: cmd_ctxsw(&c); break;
+		case NB_CMD_PIO: cmd_pio(&c); break;
+		case NB_CMD_MMIO: cmd_mmio(&c); break;
+		case NB_CMD_TURNS: cmd_turns(&c); break;
+		case NB_CMD_SHOOT: cmd_shoot(&c); break;
 		case NB_CMD_SPIN:
 			for (volatile uint64_t n = 0;; n++)
 				;

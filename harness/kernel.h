@@ -48,6 +48,9 @@ struct kernel_options {
 	int threads;               /* kernels with several threads (shootdown): PUs used, the measuring one included */
 	enum kernel_placement placement; /* ctxsw kernels */
 	unsigned cow_pages;        /* fork-cow: pages the child writes per fork; 0 = every page of the region */
+	const char *variant;       /* kernels with variants: the one being measured (NULL otherwise) */
+	int in_vm;                 /* KERNEL_HAS_GUEST kernels: 1 = the guest side (mode vm), 0 = the native counterpart */
+	uint64_t guest_page_bytes; /* in_vm: the guest page size to build */
 };
 
 struct kernel_ctx {
@@ -69,6 +72,8 @@ struct kernel_ctx {
 	 * value = primary value * alt_per_op, e.g. ns_per_switch = ns_per_roundtrip / 2. */
 	const char *alt_metric;
 	double alt_per_op;
+	/* in_vm: the guest page size the payload built and verified (setup sets it). */
+	uint64_t guest_built_page_bytes;
 };
 
 enum kernel_flags {
@@ -81,7 +86,10 @@ enum kernel_flags {
 	 * switch pays for them: +30% merely open, +90% counting, on a pipe
 	 * round trip): time the samples with no events open, and count in a
 	 * separate, untimed pass (fresh setup, the same iterations). */
-	KERNEL_COUNT_APART = 1u << 5
+	KERNEL_COUNT_APART = 1u << 5,
+	/* Also measured inside micro-VMs (--mode vm/both): the kernel runs its
+	 * guests itself when opt->in_vm is set, its native counterpart when not. */
+	KERNEL_HAS_GUEST = 1u << 6
 };
 
 struct kernel_desc {
@@ -107,6 +115,8 @@ struct kernel_desc {
 	void (*check)(struct kernel_ctx *ctx, const uint64_t *counts, uint64_t ops);
 	/* Sizes measured when neither the suite nor --size says (non-sweeping kernels). */
 	struct kernel_sizes default_sizes;
+	/* NULL, or the variants measured at every point (opt->variant), NULL-terminated. */
+	const char *const *variants;
 };
 
 /* All kernels, in the order `nestbench list` shows them. */

@@ -7,6 +7,7 @@ extern const struct kernel_desc kernel_chase, kernel_chase_ctl;
 extern const struct kernel_desc kernel_fault, kernel_mmap_munmap, kernel_mprotect, kernel_madvise_dontneed,
 	kernel_fork, kernel_fork_cow, kernel_shootdown;
 extern const struct kernel_desc kernel_pipe_proc, kernel_pipe_thread, kernel_yield;
+extern const struct kernel_desc kernel_vmexit, kernel_vmswitch, kernel_guest_shootdown;
 
 const struct kernel_desc *const kernel_table[] = {
 	&kernel_chase,
@@ -21,6 +22,9 @@ const struct kernel_desc *const kernel_table[] = {
 	&kernel_pipe_proc,
 	&kernel_pipe_thread,
 	&kernel_yield,
+	&kernel_vmexit,
+	&kernel_vmswitch,
+	&kernel_guest_shootdown,
 };
 const size_t kernel_table_len = ARRAY_SIZE(kernel_table);
 

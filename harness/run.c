@@ -212,6 +212,15 @@ static int count_apart(struct run_state *rs, struct kernel_ctx *ctx, unsigned sa
 	return rc ? -1 : 0;
 }
 
+/* Mode vm measurements name the guest page and how this host virtualizes memory. */
+static void add_guest_fields(json_t *m, uint64_t page, uint64_t built)
+{
+	json_object_set_new(m, "guest_page",
+			    json_pack("{s:s, s:o}", "requested", run_vm_guest_page_name(page), "built_page_bytes",
+				      built ? json_integer((json_int_t)built) : json_null()));
+	json_object_set_new(m, "mmu_virt_mode", json_string(machine_mmu_virt_mode(NULL, 0)));
+}
+
 static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
 		       const struct kernel_options *opt)
 {
@@ -227,8 +236,9 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		.params = json_object(),
 		.flags = json_array(),
 	};
+	const char *mode = opt->in_vm ? "vm" : "native";
 	json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "kernel", k->name, "family", k->family, "mode",
-			      "native", "working_set_bytes", (json_int_t)ws, "cpu", cpu, "metric", k->metric);
+			      mode, "working_set_bytes", (json_int_t)ws, "cpu", cpu, "metric", k->metric);
 	int apart = (k->flags & KERNEL_COUNT_APART) && rs->have_sw;
 	struct swcount own_sw, *sw = apart ? NULL : counters_for(rs, k, &own_sw);
 	int rc = k->setup(&ctx, &err);
@@ -243,9 +253,11 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 			nb_error_msg("%s", err.msg);
 			return -1;
 		}
-		json_array_append_new(json_object_get(rs->doc, "measurements"),
-				      results_skipped_measurement(k->name, k->family, k->metric, "native",
-								  buffer_json(buf), ws, cpu, err.msg));
+		json_t *sk = results_skipped_measurement(k->name, k->family, k->metric, mode, buffer_json(buf), ws, cpu,
+							 err.msg);
+		if (opt->in_vm)
+			add_guest_fields(sk, opt->guest_page_bytes, 0);
+		json_array_append_new(json_object_get(rs->doc, "measurements"), sk);
 		return 0;
 	}
 	struct measure_config mc = {
@@ -257,7 +269,7 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	 * itself would disturb (KERNEL_COUNT_APART): perf events on the two
 	 * sides of a context switch slow every switch. */
 	struct counting cnt = {sw, NULL};
-	if (!cfg->no_pmu && !apart) {
+	if (!cfg->no_pmu && !apart && !opt->in_vm) {
 		struct pmu_request rq = {.events = cfg->events, .no_software = 1};
 		cnt.pmu = pmu_session_open(&rq, &err);
 		if (!cnt.pmu) {
@@ -334,6 +346,8 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		swcount_close(sw);
 	add_flags(ctx.flags, backing, &s, counts, sw != NULL);
 	json_object_set_new(m, "flags", ctx.flags);
+	if (opt->in_vm)
+		add_guest_fields(m, opt->guest_page_bytes, ctx.guest_built_page_bytes);
 	json_array_append_new(json_object_get(rs->doc, "measurements"), m);
 
 	rs->done++;
@@ -341,8 +355,9 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		char w[32] = "0";
 		if (ws)
 			format_size(ws, w, sizeof(w));
-		fprintf(stderr, "nestbench: [%zu/%zu] %-10s %-10s %6s  %8.2f %s (cv %.1f%%)\n", rs->done, rs->total,
-			k->name, backing_name(buf->kind), w, s.median, k->metric, s.cv * 100);
+		fprintf(stderr, "nestbench: [%zu/%zu] %-10s %-10s %6s %s%s%s %8.2f %s (cv %.1f%%)\n", rs->done,
+			rs->total, k->name, backing_name(buf->kind), w, opt->in_vm ? "vm" : "", opt->variant ? " " : "",
+			opt->variant ? opt->variant : "", s.median, k->metric, s.cv * 100);
 	}
 	return 0;
 }
@@ -385,12 +400,30 @@ static unsigned default_threads(int *out)
 	return n;
 }
 
+static unsigned variant_count(const struct kernel_desc *k)
+{
+	unsigned n = 0;
+	while (k->variants && k->variants[n])
+		n++;
+	return n ? n : 1;
+}
+
 static unsigned variants(const struct run_config *cfg, const struct kernel_desc *k)
 {
 	int tmp[KERNEL_SIZES_MAX];
 	unsigned nt = !(k->flags & KERNEL_USES_THREADS) ? 1 : cfg->nthreads ? cfg->nthreads : default_threads(tmp);
 	unsigned np = !(k->flags & KERNEL_USES_PLACEMENT) ? 1 : cfg->nplacements ? cfg->nplacements : KERNEL_PLACEMENT_COUNT;
-	return nt * np;
+	return nt * np * variant_count(k);
+}
+
+/* Measurements per point of a kernel in the run's modes: native, and one
+ * per guest page for kernels that run guests themselves. */
+static unsigned mode_count(const struct run_config *cfg, const struct kernel_desc *k)
+{
+	unsigned n = (cfg->modes & RUN_MODE_NATIVE) ? 1 : 0;
+	if ((cfg->modes & RUN_MODE_VM) && (k->flags & KERNEL_HAS_GUEST))
+		n += (unsigned)cfg->nguest_pages;
+	return n;
 }
 
 static size_t per_backing_total(const struct run_state *rs)
@@ -398,7 +431,10 @@ static size_t per_backing_total(const struct run_state *rs)
 	size_t n = 0;
 	for (size_t i = 0; i < rs->cfg->nkernels; i++) {
 		const struct kernel_desc *k = rs->cfg->kernels[i];
-		n += (k->flags & KERNEL_SWEEPS_WS) ? rs->npoints : fixed_sizes(rs->cfg, k)->n * variants(rs->cfg, k);
+		if (k->flags & KERNEL_SWEEPS_WS)
+			n += (rs->cfg->modes & RUN_MODE_NATIVE) ? rs->npoints : 0;
+		else
+			n += fixed_sizes(rs->cfg, k)->n * variants(rs->cfg, k) * mode_count(rs->cfg, k);
 	}
 	return n;
 }
@@ -421,15 +457,25 @@ static int measure_fixed(struct run_state *rs, const struct kernel_desc *k, stru
 		if (cfg->nplacements)
 			memcpy(places, cfg->placements, sizeof(places));
 	}
+	unsigned nv = variant_count(k);
+	/* Native first, then the guest side of the same point at each guest page. */
+	size_t nmodes = 1 + ((cfg->modes & RUN_MODE_VM) && (k->flags & KERNEL_HAS_GUEST) ? cfg->nguest_pages : 0);
 	for (unsigned si = 0; si < z->n; si++)
 		for (unsigned ti = 0; ti < nt; ti++)
-			for (unsigned pi = 0; pi < np; pi++) {
-				struct kernel_options opt = cfg->kopt;
-				opt.threads = threads[ti];
-				opt.placement = places[pi];
-				if (measure_one(rs, k, buf, z->bytes[si], cpu, &opt))
-					return -1;
-			}
+			for (unsigned pi = 0; pi < np; pi++)
+				for (unsigned vi = 0; vi < nv; vi++)
+					for (size_t mi = 0; mi < nmodes; mi++) {
+						if (mi == 0 && !(cfg->modes & RUN_MODE_NATIVE))
+							continue;
+						struct kernel_options opt = cfg->kopt;
+						opt.threads = threads[ti];
+						opt.placement = places[pi];
+						opt.variant = k->variants ? k->variants[vi] : NULL;
+						opt.in_vm = mi > 0;
+						opt.guest_page_bytes = mi > 0 ? cfg->guest_pages[mi - 1] : 0;
+						if (measure_one(rs, k, buf, z->bytes[si], cpu, &opt))
+							return -1;
+					}
 	return 0;
 }
 
@@ -445,8 +491,7 @@ static void skip_backing(struct run_state *rs, enum backing_kind kind, int cpu, 
 		json_array_append_new(ms, results_skipped_measurement(k->name, k->family, k->metric, "native", b, 0,
 								      cpu, reason));
 	}
-	if (rs->cfg->modes & RUN_MODE_NATIVE)
-		rs->total -= per_backing_total(rs);
+	rs->total -= per_backing_total(rs);
 	if (!rs->cfg->quiet)
 		nb_warn("skipping backing %s: %s", backing_name(kind), reason);
 }
@@ -483,7 +528,8 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 	/* --mode vm/both: the VMs map this same buffer (run_vm.c); with both,
 	 * native and VM measurements of a point follow each other. */
 	json_t *ms = json_object_get(rs->doc, "measurements");
-	struct run_vm *rv = (rs->cfg->modes & RUN_MODE_VM) ? run_vm_open(rs->cfg, &buf, need, cpu, ms) : NULL;
+	/* (need == 0: no sweeping kernel, nothing for these VMs to run.) */
+	struct run_vm *rv = (rs->cfg->modes & RUN_MODE_VM) && need ? run_vm_open(rs->cfg, &buf, need, cpu, ms) : NULL;
 	for (size_t p = 0; p < rs->npoints && rc == 0; p++)
 		for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++) {
 			if (!(rs->cfg->kernels[i]->flags & KERNEL_SWEEPS_WS))
@@ -494,9 +540,11 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 				run_vm_measure(rv, rs->cfg->kernels[i], rs->points[p], ms);
 		}
 	run_vm_close(rv, ms);
-	for (size_t i = 0; i < rs->cfg->nkernels && rc == 0 && (rs->cfg->modes & RUN_MODE_NATIVE); i++)
-		if (!(rs->cfg->kernels[i]->flags & KERNEL_SWEEPS_WS))
-			rc = measure_fixed(rs, rs->cfg->kernels[i], &buf, cpu);
+	for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++) {
+		const struct kernel_desc *k = rs->cfg->kernels[i];
+		if (!(k->flags & KERNEL_SWEEPS_WS) && mode_count(rs->cfg, k))
+			rc = measure_fixed(rs, k, &buf, cpu);
+	}
 	buffer_free(&buf);
 	return rc;
 }
@@ -617,8 +665,9 @@ int run_execute(struct run_config *cfg)
 		nb_error_msg("%s", err.msg);
 		return EXIT_RUNTIME;
 	}
-	/* Progress counts native measurements (VM ones print their own summary). */
-	rs.total = (cfg->modes & RUN_MODE_NATIVE) ? per_backing_total(&rs) * cfg->nbackings : 0;
+	/* Progress counts the measurements measure_one makes (the VM chase and
+	 * guest-kernel figures print their own summary). */
+	rs.total = per_backing_total(&rs) * cfg->nbackings;
 	for (unsigned i = 0; i < cfg->nthreads; i++)
 		if (cfg->threads[i] > topology_pu_count()) {
 			nb_error_msg("--threads %d: this process may run on %d PUs only (one thread per PU)",

@@ -11,7 +11,7 @@
 
 static const char *const all_kernels[] = {"chase", "chase-ctl", "fault", "mmap-munmap", "mprotect",
 					  "madvise-dontneed", "fork", "fork-cow", "shootdown", "pipe-proc",
-					  "pipe-thread", "yield", NULL};
+					  "pipe-thread", "yield", "vmexit", "vmswitch", "guest-shootdown", NULL};
 
 /* Page-table kernels: regions that are whole pages of every backing they can
  * run on (a size that is not is skipped with the reason); context-switch
@@ -27,6 +27,8 @@ static const struct suite_sizes smoke_sizes[] = {
 	{"pipe-proc", {2, {0, 64 * K}}},
 	{"pipe-thread", {2, {0, 64 * K}}},
 	{"yield", {2, {0, 64 * K}}},
+	{"vmswitch", {2, {0, 64 * K}}},
+	{"guest-shootdown", {1, {4 * M}}},
 	{NULL, {0, {0}}},
 };
 
@@ -41,6 +43,9 @@ static const struct suite_sizes quick_sizes[] = {
 	{"pipe-proc", {5, {0, 16 * K, 256 * K, 1 * M, 4 * M}}},
 	{"pipe-thread", {5, {0, 16 * K, 256 * K, 1 * M, 4 * M}}},
 	{"yield", {5, {0, 16 * K, 256 * K, 1 * M, 4 * M}}},
+	/* From a few pages to beyond the reach of the last-level TLB. */
+	{"vmswitch", {5, {0, 16 * K, 256 * K, 4 * M, 32 * M}}},
+	{"guest-shootdown", {1, {4 * M}}},
 	{NULL, {0, {0}}},
 };
 
@@ -55,6 +60,8 @@ static const struct suite_sizes full_sizes[] = {
 	{"pipe-proc", {9, {0, 4 * K, 16 * K, 64 * K, 256 * K, 1 * M, 2 * M, 4 * M, 8 * M}}},
 	{"pipe-thread", {9, {0, 4 * K, 16 * K, 64 * K, 256 * K, 1 * M, 2 * M, 4 * M, 8 * M}}},
 	{"yield", {9, {0, 4 * K, 16 * K, 64 * K, 256 * K, 1 * M, 2 * M, 4 * M, 8 * M}}},
+	{"vmswitch", {8, {0, 4 * K, 64 * K, 256 * K, 1 * M, 4 * M, 16 * M, 64 * M}}},
+	{"guest-shootdown", {2, {4 * M, 64 * M}}},
 	{NULL, {0, {0}}},
 };
 

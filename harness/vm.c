@@ -42,6 +42,20 @@
 #define CPUID_81_EDX_PDPE1GB (1u << 26)
 #define CPUID_81_EDX_NX (1u << 20)
 
+/* A vCPU after the first: created with the in-kernel irqchip, run by its
+ * own thread from boot to destroy (it serves no commands). */
+struct ap {
+	struct vm *vm;
+	unsigned idx;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+	int cpu;
+	volatile sig_atomic_t stop;
+	char why[MSG_LOG + 64]; /* why it stopped on its own, "" if it did not */
+};
+
 /* What the vCPU thread is asked to do. */
 struct vcpu_req {
 	int pending;
@@ -62,7 +76,6 @@ struct vm {
 	int has_pcid, has_1g;
 	int cpu;
 	uint64_t seq;
-	pid_t tid; /* the vCPU thread, for counting its guest-mode events */
 
 	pthread_t thread;
 	int thread_started;
@@ -75,6 +88,12 @@ struct vm {
 	nb_error err;
 
 	int dead; /* a fault or watchdog stop: no further commands */
+	int tid;
+	struct ap ap[NB_MAX_VCPUS - 1];
+	unsigned naps;
+	pthread_mutex_t ap_mu; /* ap[].why */
+	vm_turn_fn turn_fn;
+	void *turn_ctx;
 	char last_msg[MSG_LOG];
 };
 
@@ -212,8 +231,18 @@ static void describe_stop(struct vm *vm, const char *what, nb_error *err)
 		rip = regs.rip;
 	if (KVM_IOCTL(vm->vcpu_fd, KVM_GET_SREGS, &sregs, &ign) >= 0)
 		cr2 = sregs.cr2;
-	nb_fail(err, "guest stopped: %s at rip 0x%llx (cr2 0x%llx); last message: '%s'", what, rip, cr2,
-		vm->last_msg);
+	char cpus[NB_MAX_VCPUS * 200] = "";
+	size_t at = 0;
+	for (unsigned i = 0; i <= vm->naps && vm->naps && vm->mbox && at < sizeof(cpus); i++) {
+		const struct nb_cpu_status *c = &vm->mbox->cpu[i];
+		pthread_mutex_lock(&vm->ap_mu);
+		const char *why = i ? vm->ap[i - 1].why : "";
+		at += (size_t)snprintf(cpus + at, sizeof(cpus) - at, "; vcpu %u: %s, %llu shootdown ipis handled%s%s", i,
+				       nb_where_name(c->where), (unsigned long long)c->ipis, why[0] ? ", " : "", why);
+		pthread_mutex_unlock(&vm->ap_mu);
+	}
+	nb_fail(err, "guest stopped: %s at rip 0x%llx (cr2 0x%llx); last message: '%s'%s", what, rip, cr2,
+		vm->last_msg, cpus);
 	vm->dead = 1;
 }
 
@@ -227,9 +256,16 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 		return -1;
 	int rc = 0;
 	uint64_t t0 = tsc_begin();
+	uint64_t t_out = 0; /* when KVM_RUN returned with a benchmark exit */
 	for (;;) {
+		uint64_t t_in = tsc_begin();
+		if (t_out)
+			reply->vmm_ticks += t_in - t_out;
+		t_out = 0;
 		int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 		int e = errno;
+		uint64_t t_back = tsc_begin();
+		reply->run_ticks += t_back - t_in;
 		if (tls_fired) {
 			char what[96];
 			snprintf(what, sizeof(what), "watchdog expired after %.3g s (exit reason %s)", timeout_s,
@@ -248,6 +284,32 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 		}
 		reply->exits++;
 		struct kvm_run *run = vm->run;
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_BENCH) {
+			reply->bench_exits++;
+			t_out = t_back;
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_BENCH_GPA) {
+			if (!run->mmio.is_write)
+				memset(run->mmio.data, 0, sizeof(run->mmio.data));
+			reply->bench_exits++;
+			t_out = t_back;
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_TURN_GPA && run->mmio.is_write &&
+		    run->mmio.len == 4 && vm->turn_fn) {
+			uint32_t turn;
+			memcpy(&turn, run->mmio.data, sizeof(turn));
+			nb_error terr;
+			if (vm->turn_fn(vm->turn_ctx, turn, &terr)) {
+				describe_stop(vm, terr.msg, err);
+				rc = -1;
+				break;
+			}
+			if (turn)
+				reply->turns++;
+			continue;
+		}
 		int port_msg = run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_MSG &&
 			       run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4 && run->io.count == 1;
 		int mmio_msg = run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_DOORBELL_GPA &&
@@ -318,6 +380,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
 	tls_run = vm->run;
+	vm->tid = (int)syscall(SYS_gettid);
 	pthread_mutex_lock(&vm->mu);
 	for (;;) {
 		while (!vm->req.pending)
@@ -357,8 +420,7 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
-		     struct vm_reply *reply, nb_error *err)
+static void vcpu_call_begin(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s)
 {
 	pthread_mutex_lock(&vm->mu);
 	memset(&vm->req, 0, sizeof(vm->req));
@@ -369,6 +431,12 @@ static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t na
 	vm->req.pending = 1;
 	vm->replied = 0;
 	pthread_cond_broadcast(&vm->cv);
+	pthread_mutex_unlock(&vm->mu);
+}
+
+static int vcpu_call_end(struct vm *vm, struct vm_reply *reply, nb_error *err)
+{
+	pthread_mutex_lock(&vm->mu);
 	while (!vm->replied)
 		pthread_cond_wait(&vm->cv, &vm->mu);
 	int rc = vm->rc;
@@ -378,6 +446,13 @@ static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t na
 		*err = vm->err;
 	pthread_mutex_unlock(&vm->mu);
 	return rc;
+}
+
+static int vcpu_call(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		     struct vm_reply *reply, nb_error *err)
+{
+	vcpu_call_begin(vm, op, args, nargs, timeout_s);
+	return vcpu_call_end(vm, reply, err);
 }
 
 struct thread_start {
@@ -398,7 +473,8 @@ static void *vcpu_thread_start(void *arg)
 	int rc = 0;
 	if (ts->cpu >= 0)
 		rc = topology_pin_self(ts->cpu, &ts->err);
-	vm->tid = (pid_t)syscall(SYS_gettid);
+	/* Known before vm_create returns, for counters opened right after. */
+	vm->tid = (int)syscall(SYS_gettid);
 	pthread_mutex_lock(&ts->mu);
 	ts->rc = rc;
 	ts->ready = 1;
@@ -406,7 +482,105 @@ static void *vcpu_thread_start(void *arg)
 	pthread_mutex_unlock(&ts->mu);
 	if (rc)
 		return NULL;
-	return vcpu_thread(vm);
+	vcpu_thread(vm);
+	topology_restore_affinity(); /* frees this thread's saved affinity */
+	return NULL;
+}
+
+/* ---- vCPUs after the first ---- */
+
+static void ap_record(struct ap *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ap_record(struct ap *a, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&a->vm->ap_mu);
+	va_start(ap, fmt);
+	vsnprintf(a->why, sizeof(a->why), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&a->vm->ap_mu);
+}
+
+/* Run until told to stop; messages (PRINT, ABORT) are logged; anything
+ * else stops this vCPU with the reason kept for the error messages. */
+static void *ap_thread(void *arg)
+{
+	struct ap *a = arg;
+	struct vm *vm = a->vm;
+	nb_error perr;
+	tls_run = a->run;
+	if (a->cpu >= 0 && topology_pin_self(a->cpu, &perr)) {
+		ap_record(a, "not started: %s", perr.msg);
+		return NULL;
+	}
+	while (!a->stop) {
+		int r = ioctl(a->fd, KVM_RUN, 0);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				a->run->immediate_exit = 0;
+				continue;
+			}
+			ap_record(a, "KVM_RUN failed: %s", strerror(errno));
+			break;
+		}
+		struct kvm_run *run = a->run;
+		int port_msg = run->exit_reason == KVM_EXIT_IO && run->io.port == NB_PORT_MSG &&
+			       run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4;
+		int mmio_msg = run->exit_reason == KVM_EXIT_MMIO && run->mmio.phys_addr == NB_DOORBELL_GPA &&
+			       run->mmio.is_write && run->mmio.len == 4;
+		if (port_msg || mmio_msg) {
+			uint32_t gpa;
+			struct nb_msg m;
+			if (port_msg)
+				memcpy(&gpa, (const char *)run + run->io.data_offset, sizeof(gpa));
+			else
+				memcpy(&gpa, run->mmio.data, sizeof(gpa));
+			if (vm_parse_msg(vm->sys.base, vm->sys.bytes, gpa, &m, &perr)) {
+				ap_record(a, "bad message: %s", perr.msg);
+				break;
+			}
+			if (m.type == NB_MSG_PRINT) {
+				if (getenv("NESTBENCH_GUEST_LOG"))
+					fprintf(stderr, "nestbench: guest vcpu %u: %s\n", a->idx, m.text);
+				continue;
+			}
+			ap_record(a, "stopped after message type %u at %s:%u: %s", m.type, m.file, m.line, m.text);
+			break;
+		}
+		ap_record(a, "stopped: exit reason %s (%u)", vm_exit_name(run->exit_reason), run->exit_reason);
+		break;
+	}
+	tls_run = NULL;
+	if (a->cpu >= 0)
+		topology_restore_affinity(); /* frees this thread's saved affinity */
+	return NULL;
+}
+
+static int ap_start(struct ap *a, nb_error *err)
+{
+	if (pthread_create(&a->thread, NULL, ap_thread, a))
+		return nb_fail(err, "vm: cannot start the thread of vCPU %u", a->idx);
+	a->started = 1;
+	return 0;
+}
+
+/* immediate_exit first, then the signal: KVM_RUN returns whichever it is in. */
+static void ap_stop(struct ap *a)
+{
+	if (!a->started)
+		return;
+	a->stop = 1;
+	if (a->run)
+		a->run->immediate_exit = 1;
+	pthread_kill(a->thread, watchdog_signal());
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	while (pthread_timedjoin_np(a->thread, NULL, &until) == ETIMEDOUT) {
+		pthread_kill(a->thread, watchdog_signal());
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+	}
+	a->started = 0;
 }
 
 /* ---- set-up ---- */
@@ -500,7 +674,7 @@ int vm_guest_page_usable(uint64_t page_bytes, nb_error *err)
 
 /* Give the guest the CPUID KVM supports (it has none by default, and 1G
  * pages and PCID need their CPUID bits). */
-static int setup_cpuid(struct vm *vm, nb_error *err)
+static int setup_cpuid(struct vm *vm, int fd, nb_error *err)
 {
 	struct kvm_cpuid2 *c = supported_cpuid(vm->kvm_fd, err);
 	if (!c)
@@ -509,7 +683,7 @@ static int setup_cpuid(struct vm *vm, nb_error *err)
 		if (c->entries[i].function == 1)
 			vm->has_pcid = !!(c->entries[i].ecx & CPUID_1_ECX_PCID);
 	vm->has_1g = cpuid_has_1g(c);
-	int rc = KVM_IOCTL(vm->vcpu_fd, KVM_SET_CPUID2, c, err) < 0 ? -1 : 0;
+	int rc = KVM_IOCTL(fd, KVM_SET_CPUID2, c, err) < 0 ? -1 : 0;
 	free(c);
 	return rc;
 }
@@ -529,10 +703,10 @@ static void segment(struct kvm_segment *s, uint16_t sel, uint8_t type, int code)
 	s->db = code ? 0 : 1;
 }
 
-static int setup_vcpu_state(struct vm *vm, uint64_t cr3, nb_error *err)
+static int setup_vcpu_state(struct vm *vm, int fd, unsigned idx, uint64_t cr3, nb_error *err)
 {
 	struct kvm_sregs s;
-	if (KVM_IOCTL(vm->vcpu_fd, KVM_GET_SREGS, &s, err) < 0)
+	if (KVM_IOCTL(fd, KVM_GET_SREGS, &s, err) < 0)
 		return -1;
 	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (vm->has_pcid ? CR4_PCIDE : 0);
@@ -541,14 +715,22 @@ static int setup_vcpu_state(struct vm *vm, uint64_t cr3, nb_error *err)
 	segment(&s.cs, NB_SEL_KCODE, 11, 1);
 	segment(&s.ds, NB_SEL_KDATA, 3, 0);
 	s.es = s.fs = s.gs = s.ss = s.ds;
-	if (KVM_IOCTL(vm->vcpu_fd, KVM_SET_SREGS, &s, err) < 0)
+	if (KVM_IOCTL(fd, KVM_SET_SREGS, &s, err) < 0)
 		return -1;
 	struct kvm_regs r;
 	memset(&r, 0, sizeof(r));
 	r.rip = NB_IMAGE_GPA;
-	r.rsp = NB_KSTACK_TOP;
+	r.rsp = NB_KSTACK_TOP - idx * NB_KSTACK_PER_CPU;
+	r.rdi = idx; /* the entry tells the vCPUs apart by it */
 	r.rflags = 2;
-	return KVM_IOCTL(vm->vcpu_fd, KVM_SET_REGS, &r, err) < 0 ? -1 : 0;
+	if (KVM_IOCTL(fd, KVM_SET_REGS, &r, err) < 0)
+		return -1;
+	if (idx == 0)
+		return 0;
+	/* With the in-kernel irqchip, vCPUs after the first wait for INIT/SIPI:
+	 * their state is set here instead. */
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	return KVM_IOCTL(fd, KVM_SET_MP_STATE, &mp, err) < 0 ? -1 : 0;
 }
 
 /* The boot address space: the system slot identity-mapped, page 0 left out
@@ -566,8 +748,8 @@ static int build_boot_tables(struct vm *vm, uint64_t *root, uint64_t *pool_next,
 		rc = pt_map(&sp, PT_4K, PT_4K, PT_2M - PT_4K, PT_4K, PT_W | PT_U);
 	if (!rc)
 		rc = pt_map(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U);
-	if (!rc) /* the CPL3 message doorbell: no memory slot behind it */
-		rc = pt_map(&sp, NB_DOORBELL_GPA, NB_DOORBELL_GPA, PT_4K, PT_4K, PT_W | PT_U);
+	if (!rc) /* the CPL3 message doorbell, bench and turn pages: no memory slot behind them */
+		rc = pt_map(&sp, NB_DOORBELL_GPA, NB_DOORBELL_GPA, NB_MMIO_PAGES * PT_4K, PT_4K, PT_W | PT_U);
 	if (!rc && pt_verify(&sp, PT_2M, PT_2M, sys - PT_2M, PT_2M, PT_W | PT_U, NULL))
 		rc = PT_E_RANGE;
 	if (rc)
@@ -602,6 +784,9 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 	if (image_bytes == 0 || image_bytes > NB_IMAGE_MAX)
 		return nb_fail(err, "vm: payload image of %zu bytes does not fit its %llu-byte slot", image_bytes,
 			       (unsigned long long)NB_IMAGE_MAX);
+	unsigned vcpus = cfg->vcpus ? cfg->vcpus : 1;
+	if (vcpus > NB_MAX_VCPUS)
+		return nb_fail(err, "vm: %u vCPUs asked for, the payload serves at most %u", vcpus, NB_MAX_VCPUS);
 	if (pthread_once(&watchdog_once, watchdog_install) || watchdog_install_rc)
 		return nb_fail(err, "vm: cannot install the watchdog signal handler");
 
@@ -610,6 +795,14 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 		return nb_fail(err, "out of memory");
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
 	vm->cpu = cfg->cpu;
+	vm->naps = vcpus - 1;
+	pthread_mutex_init(&vm->ap_mu, NULL);
+	for (unsigned i = 0; i < vm->naps; i++) {
+		vm->ap[i].vm = vm;
+		vm->ap[i].idx = i + 1;
+		vm->ap[i].fd = -1;
+		vm->ap[i].cpu = cfg->ap_cpus ? cfg->ap_cpus[i] : -1;
+	}
 	pthread_mutex_init(&vm->mu, NULL);
 	pthread_cond_init(&vm->cv, NULL);
 	unsigned spaces = cfg->spaces ? cfg->spaces : 1;
@@ -646,6 +839,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 		goto fail;
 	memcpy((unsigned char *)vm->sys.base + NB_IMAGE_GPA, image, image_bytes);
 
+	if (vm->naps && KVM_IOCTL(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
+		goto fail;
 	if ((vm->vcpu_fd = KVM_IOCTL(vm->vm_fd, KVM_CREATE_VCPU, (void *)0, err)) < 0)
 		goto fail;
 	vm->run = mmap(NULL, vm->run_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
@@ -654,7 +849,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 		nb_fail(err, "vm: cannot map the vCPU's kvm_run area: %s", strerror(errno));
 		goto fail;
 	}
-	if (setup_cpuid(vm, err))
+	if (setup_cpuid(vm, vm->vcpu_fd, err))
 		goto fail;
 	if (page == PT_1G && !vm->has_1g) {
 		rc = nb_skip(err, "1G guest pages: KVM does not offer the pdpe1gb CPUID bit to guests here");
@@ -662,8 +857,21 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 	}
 
 	uint64_t root = 0, pool_next = 0;
-	if (build_boot_tables(vm, &root, &pool_next, err) || setup_vcpu_state(vm, root, err))
+	if (build_boot_tables(vm, &root, &pool_next, err) || setup_vcpu_state(vm, vm->vcpu_fd, 0, root, err))
 		goto fail;
+	for (unsigned i = 0; i < vm->naps; i++) {
+		struct ap *a = &vm->ap[i];
+		if ((a->fd = KVM_IOCTL(vm->vm_fd, KVM_CREATE_VCPU, (void *)(uintptr_t)(i + 1), err)) < 0)
+			goto fail;
+		a->run = mmap(NULL, vm->run_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
+		if (a->run == MAP_FAILED) {
+			a->run = NULL;
+			nb_fail(err, "vm: cannot map vCPU %u's kvm_run area: %s", i + 1, strerror(errno));
+			goto fail;
+		}
+		if (setup_cpuid(vm, a->fd, err) || setup_vcpu_state(vm, a->fd, i + 1, root, err))
+			goto fail;
+	}
 	vm->mbox = (struct nb_mailbox *)(void *)((unsigned char *)vm->sys.base + NB_MAILBOX_GPA);
 	struct nb_boot *b = &vm->mbox->boot;
 	b->version = NB_PROTOCOL_VERSION;
@@ -677,6 +885,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 	b->region_page_bytes = page;
 	b->cpu_has_pcid = (uint64_t)vm->has_pcid;
 	b->spaces = spaces;
+	b->vcpus = 1 + vm->naps;
 	b->magic = NB_BOOT_MAGIC;
 
 	struct thread_start ts = {.vm = vm, .cpu = cfg->cpu};
@@ -713,6 +922,9 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 		goto fail;
 	}
 	vm->built_page_bytes = reply.arg[1];
+	for (unsigned i = 0; i < vm->naps; i++)
+		if (ap_start(&vm->ap[i], err))
+			goto fail;
 	*out = vm;
 	return 0;
 
@@ -721,13 +933,28 @@ fail:
 	return rc;
 }
 
-int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
-	       struct vm_reply *reply, nb_error *err)
+int vm_command_begin(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		     nb_error *err)
 {
 	if (op == 0 || op > NB_CMD_MAX)
 		return nb_fail(err, "vm: unknown command %u", op);
+	vcpu_call_begin(vm, op, args, nargs, timeout_s);
+	return 0;
+}
+
+int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+	       struct vm_reply *reply, nb_error *err)
+{
+	if (vm_command_begin(vm, op, args, nargs, timeout_s, err))
+		return -1;
+	return vm_command_end(vm, reply, err);
+}
+
+int vm_command_end(struct vm *vm, struct vm_reply *reply, nb_error *err)
+{
 	struct vm_reply r;
-	if (vcpu_call(vm, op, args, nargs, timeout_s, &r, err))
+	uint32_t op = vm->req.op;
+	if (vcpu_call_end(vm, &r, err))
 		return -1;
 	if (r.done && op != NB_CMD_EXIT)
 		return nb_fail(err, "vm: payload stopped (status %llu) instead of answering; last message: '%s'",
@@ -740,7 +967,23 @@ int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, d
 	return 0;
 }
 
-pid_t vm_vcpu_tid(const struct vm *vm)
+void vm_set_turn_hook(struct vm *vm, vm_turn_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&vm->mu);
+	vm->turn_fn = fn;
+	vm->turn_ctx = ctx;
+	pthread_mutex_unlock(&vm->mu);
+}
+
+int vm_vcpu_status(const struct vm *vm, unsigned idx, struct nb_cpu_status *out)
+{
+	if (idx > vm->naps || !vm->mbox)
+		return -1;
+	memcpy(out, (const void *)&vm->mbox->cpu[idx], sizeof(*out));
+	return 0;
+}
+
+int vm_vcpu_tid(const struct vm *vm)
 {
 	return vm->tid;
 }
@@ -764,6 +1007,8 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	for (unsigned i = 0; i < vm->naps; i++)
+		ap_stop(&vm->ap[i]);
 	if (vm->thread_started) {
 		pthread_mutex_lock(&vm->mu);
 		vm->req.quit = 1;
@@ -772,6 +1017,13 @@ void vm_destroy(struct vm *vm)
 		pthread_mutex_unlock(&vm->mu);
 		pthread_join(vm->thread, NULL);
 	}
+	for (unsigned i = 0; i < vm->naps; i++) {
+		if (vm->ap[i].run)
+			munmap(vm->ap[i].run, vm->run_bytes);
+		if (vm->ap[i].fd >= 0)
+			close(vm->ap[i].fd);
+	}
+	pthread_mutex_destroy(&vm->ap_mu);
 	if (vm->run)
 		munmap(vm->run, vm->run_bytes);
 	if (vm->vcpu_fd >= 0)

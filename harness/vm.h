@@ -33,6 +33,9 @@ struct vm_config {
 	size_t region_bytes;        /* bytes of it to map; a multiple of region_page_bytes */
 	uint64_t region_page_bytes; /* guest page size: 4096, 2M or 1G */
 	unsigned spaces;            /* guest address spaces for NB_CMD_CTXSW (0 = 1) */
+	unsigned vcpus;             /* vCPUs (0 = 1, at most NB_MAX_VCPUS); more than one: in-kernel irqchip
+				     * and local APICs; vCPU i > 0 runs the payload's shootdown target loop */
+	const int *ap_cpus;         /* vcpus > 1: PU of vCPU i at ap_cpus[i - 1] (NULL: not pinned) */
 	int cpu;                    /* PU the vCPU thread is pinned to; -1 = not pinned */
 	double boot_timeout_s;      /* watchdog for the boot (0 = 10 s) */
 	const void *image;          /* payload image; NULL = the one built into nestbench */
@@ -44,7 +47,17 @@ struct vm_reply {
 	int done;                  /* the guest sent DONE (arg[0] = its status) */
 	uint64_t host_ticks;       /* host TSC ticks from resuming the vCPU to the RESULT exit */
 	unsigned exits;            /* VM exits while the command ran */
+	/* Host-side share, measured on the vCPU thread. */
+	uint64_t bench_exits;      /* benchmark exits (NB_PORT_BENCH, NB_BENCH_GPA) answered at once */
+	uint64_t turns;            /* NB_TURN_GPA rings served (turns handed on) */
+	uint64_t run_ticks;        /* TSC ticks inside KVM_RUN */
+	uint64_t vmm_ticks;        /* TSC ticks in the VMM answering benchmark exits (KVM_RUN return to re-entry) */
 };
+
+/* The turn hand-off of NB_TURN_GPA: called on the vCPU thread at each ring
+ * with the turn number (0 = ready); returns 0 once this VM may run again,
+ * or -1 with the reason (the token never came back). */
+typedef int (*vm_turn_fn)(void *ctx, uint32_t turn, nb_error *err);
 
 /* Can VMs be run here?  0 = yes; 1 = no, with the reason (no /dev/kvm, no
  * permission, wrong API version, cannot create a VM). */
@@ -65,10 +78,25 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err);
 int vm_command(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
 	       struct vm_reply *reply, nb_error *err);
 
+/* The same in two halves, so that several VMs can run commands at once:
+ * begin hands the command to the vCPU thread and returns; end waits for
+ * the reply and checks it as vm_command does. */
+int vm_command_begin(struct vm *vm, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		     nb_error *err);
+int vm_command_end(struct vm *vm, struct vm_reply *reply, nb_error *err);
+
+/* Serve NB_TURN_GPA rings with fn (NULL: a ring is an error). */
+void vm_set_turn_hook(struct vm *vm, vm_turn_fn fn, void *ctx);
+
+/* Thread id of the vCPU thread (for its counters), 0 if not running. */
+int vm_vcpu_tid(const struct vm *vm);
+
+/* What vCPU idx last wrote to its status block (guest memory; racy by
+ * nature, read for reports).  0, or -1 if there is no such vCPU. */
+int vm_vcpu_status(const struct vm *vm, unsigned idx, struct nb_cpu_status *out);
+
 /* What the payload reported at boot. */
 uint64_t vm_built_page_bytes(const struct vm *vm);
-/* The vCPU thread's id: count its guest-mode events from the host (pmu.h, guest = 1). */
-pid_t vm_vcpu_tid(const struct vm *vm);
 /* Does the guest see PCID (CPUID and CR4.PCIDE)? */
 int vm_has_pcid(const struct vm *vm);
 /* The payload's last PRINT/ABORT text ("" if none). */

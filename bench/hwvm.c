@@ -1,0 +1,173 @@
+/* hwvm.c - shared pieces of the hardware-assist kernels (see hwvm.h). */
+#include "hwvm.h"
+
+#include <cpuid.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tsc.h"
+
+int hwvm_size0_once(const struct kernel_ctx *ctx, size_t bytes, nb_error *err)
+{
+	if (bytes == 0 && ctx->backing != BACKING_4K)
+		return nb_skip(err, "touches no memory of the backing at size 0: measured once, under the 4k backing");
+	return 0;
+}
+
+int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus,
+	      const int *ap_cpus, nb_error *err)
+{
+	memset(h, 0, sizeof(*h));
+	uint64_t page = ctx->opt->guest_page_bytes ? ctx->opt->guest_page_bytes : 4096;
+	int rc = vm_available(err);
+	if (rc)
+		return rc;
+	if ((rc = vm_guest_page_usable(page, err)) != 0)
+		return rc;
+	size_t region = bytes ? (bytes + page - 1) / page * page : page;
+	if ((rc = backing_usable(ctx->backing, region, err)) != 0)
+		return rc;
+	if ((rc = buffer_alloc(&h->region, ctx->backing, region, err)) != 0)
+		return rc;
+	struct vm_config vc = {
+		.region = &h->region,
+		.region_bytes = region,
+		.region_page_bytes = page,
+		.spaces = spaces,
+		.vcpus = vcpus,
+		.ap_cpus = ap_cpus,
+		.cpu = ctx->cpu,
+	};
+	if ((rc = vm_create(&h->vm, &vc, err)) != 0) {
+		buffer_free(&h->region);
+		return rc;
+	}
+	ctx->guest_built_page_bytes = vm_built_page_bytes(h->vm);
+	/* Guest-mode counters of the vCPU thread; a failure to open is recorded
+	 * by the session itself (no PMU here), never an error of the kernel. */
+	struct pmu_request rq = {.tid = vm_vcpu_tid(h->vm), .guest = 1, .no_software = 1};
+	nb_error perr;
+	h->pmu = rq.tid > 0 ? pmu_session_open(&rq, &perr) : NULL;
+	return 0;
+}
+
+void hwvm_account(struct hwvm *h, const struct vm_reply *r)
+{
+	h->commands++;
+	h->exits += r->exits;
+	h->bench_exits += r->bench_exits;
+	h->turns += r->turns;
+	h->run_ticks += r->run_ticks;
+	h->vmm_ticks += r->vmm_ticks;
+	h->host_ticks += r->host_ticks;
+}
+
+int hwvm_command(struct hwvm *h, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		 struct vm_reply *r, nb_error *err)
+{
+	if (h->pmu)
+		pmu_session_start(h->pmu);
+	int rc = vm_command(h->vm, op, args, nargs, timeout_s, r, err);
+	if (h->pmu)
+		pmu_session_stop(h->pmu);
+	if (rc == 0)
+		hwvm_account(h, r);
+	return rc;
+}
+
+json_t *hwvm_share_json(const struct hwvm *h)
+{
+	double tpn = tsc_ticks_per_ns();
+	return json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:s}", "commands", (json_int_t)h->commands, "vm_exits",
+			 (json_int_t)h->exits, "bench_exits", (json_int_t)h->bench_exits, "turns", (json_int_t)h->turns,
+			 "in_kvm_run_ns", (double)h->run_ticks / tpn, "vmm_ns", (double)h->vmm_ticks / tpn, "note",
+			 "measured on the vCPU thread: time inside KVM_RUN, and time in the VMM between a benchmark "
+			 "exit's return from KVM_RUN and the next KVM_RUN");
+}
+
+json_t *hwvm_pmu_json(struct hwvm *h, uint64_t ops)
+{
+	if (!h->pmu)
+		return json_pack("{s:b, s:s}", "available", 0, "reason", "not opened (--no-pmu, or the vCPU thread was gone)");
+	json_t *full = pmu_session_json(h->pmu, ops);
+	if (json_is_true(json_object_get(full, "available")))
+		return full;
+	json_t *brief = json_pack("{s:b, s:O, s:b}", "available", 0, "reason", json_object_get(full, "reason"),
+				  "guest_mode", 1);
+	json_decref(full);
+	return brief;
+}
+
+void hwvm_close(struct hwvm *h)
+{
+	if (h->pmu)
+		pmu_session_close(h->pmu);
+	h->pmu = NULL;
+	vm_destroy(h->vm);
+	h->vm = NULL;
+	if (h->region.map_base)
+		buffer_free(&h->region);
+	memset(&h->region, 0, sizeof(h->region));
+}
+
+double hwvm_timeout_s(uint64_t ops, double ns_per_op)
+{
+	return 10 + (double)ops * ns_per_op * 1e-9;
+}
+
+static json_t *param_file(const char *path)
+{
+	char buf[64];
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+json_t *hwvm_tlb_tagging_json(void)
+{
+	json_t *src = json_object();
+	json_t *vpid = param_file("/sys/module/kvm_intel/parameters/vpid");
+	json_t *ept = param_file("/sys/module/kvm_intel/parameters/ept");
+	json_t *npt = param_file("/sys/module/kvm_amd/parameters/npt");
+	json_t *pvm = param_file("/sys/module/kvm_pvm/parameters/pvm_native");
+	int intel = json_is_string(vpid), amd = json_is_string(npt) || access("/sys/module/kvm_amd", F_OK) == 0;
+	int is_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	json_object_set_new(src, "kvm_intel.vpid", vpid);
+	json_object_set_new(src, "kvm_intel.ept", ept);
+	json_object_set_new(src, "kvm_amd.npt", npt);
+	json_object_set_new(src, "kvm_pvm.pvm_native", pvm);
+	unsigned a, b, c, d;
+	int svm = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 2));
+	json_object_set_new(src, "cpuid_svm", json_boolean(svm));
+	if (svm && __get_cpuid(0x8000000a, &a, &b, &c, &d)) {
+		json_object_set_new(src, "cpuid_8000000a_asids", json_integer(b));
+		json_object_set_new(src, "cpuid_8000000a_edx", json_integer(d));
+	} else {
+		json_object_set_new(src, "cpuid_8000000a_asids", json_null());
+	}
+	int pcid = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 17));
+	json_object_set_new(src, "host_pcid", json_boolean(pcid));
+	const char *verdict, *why, *module;
+	if (intel) {
+		int on = json_string_value(json_object_get(src, "kvm_intel.vpid"))[0] == 'Y';
+		verdict = on ? "tagged" : "not tagged";
+		why = on ? "kvm_intel.vpid=Y: each vCPU has a VPID, guest TLB entries survive VM switches"
+			 : "kvm_intel.vpid=N: KVM flushes the guest's TLB entries on every VM entry after a switch";
+		module = "kvm_intel";
+	} else if (amd) {
+		verdict = "tagged";
+		why = "kvm_amd: SVM tags guest TLB entries with an ASID per vCPU (mandatory in SVM; "
+		      "CPUID 0x8000000A EBX gives the ASID count where SVM is visible)";
+		module = "kvm_amd";
+	} else if (is_pvm) {
+		verdict = "unknown";
+		why = "kvm_pvm: no hardware ASID/VPID (PVM runs guests on shadow page tables in host mode); whether "
+		      "it keeps guest TLB entries across switches with host PCIDs is not visible from user space";
+		module = "kvm_pvm";
+	} else {
+		verdict = "unknown";
+		why = "no kvm_intel, kvm_amd or kvm_pvm module parameters visible";
+		module = "none";
+	}
+	return json_pack("{s:s, s:s, s:s, s:o}", "verdict", verdict, "why", why, "module", module, "sources", src);
+}

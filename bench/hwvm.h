@@ -1,0 +1,60 @@
+/* hwvm.h - what the hardware-assist kernels (vmexit, vmswitch,
+ * guest-shootdown) share: a micro-VM over a region of the requested backing,
+ * pinned to the measuring PU; the guest's own PMU counters (guest mode of the
+ * vCPU thread, or why not); whether the host tags guest TLB entries
+ * (ASID/VPID); the bookkeeping of the host-side share of a command.
+ *
+ * These kernels run the native counterpart when opt->in_vm is 0 and their
+ * guests when it is 1 (KERNEL_HAS_GUEST); see bench/hw_*.c.
+ */
+#ifndef NESTBENCH_HWVM_H
+#define NESTBENCH_HWVM_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "backing.h"
+#include "kernel.h"
+#include "pmu.h"
+#include "util.h"
+#include "vm.h"
+
+struct hwvm {
+	struct buffer region;
+	struct vm *vm;
+	struct pmu_session *pmu; /* guest-mode counters of the vCPU thread (NULL: --no-pmu or none) */
+	/* Host-side share, summed over every command run through hwvm_command. */
+	uint64_t commands, exits, bench_exits, turns, run_ticks, vmm_ticks, host_ticks;
+};
+
+/* Boot one VM whose region is `bytes` (rounded up to a whole guest page, at
+ * least one) of ctx->backing, guest page opt->guest_page_bytes, `spaces`
+ * address spaces, `vcpus` vCPUs, the first pinned to ctx->cpu, vCPU i > 0 to
+ * ap_cpus[i - 1].  Records the
+ * guest page built in ctx.  0, 1 (skip, reason) or -1. */
+int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus,
+	      const int *ap_cpus, nb_error *err);
+/* vm_command with the host-side share added to the totals and the guest
+ * counters running around it. */
+int hwvm_command(struct hwvm *h, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
+		 struct vm_reply *r, nb_error *err);
+/* Add a reply's host-side share (for commands run with vm_command_begin/end). */
+void hwvm_account(struct hwvm *h, const struct vm_reply *r);
+/* {"commands", "vm_exits", "bench_exits", "turns", "in_kvm_run_ns", "vmm_ns", "vcpu_thread_ns"}: totals. */
+json_t *hwvm_share_json(const struct hwvm *h);
+/* The guest PMU part: {"available": false, "reason"} or the full session. */
+json_t *hwvm_pmu_json(struct hwvm *h, uint64_t ops);
+void hwvm_close(struct hwvm *h);
+
+/* Watchdog for a command of `ops` operations of up to `ns_per_op` each. */
+double hwvm_timeout_s(uint64_t ops, double ns_per_op);
+
+/* Does the host's KVM tag guest TLB entries (AMD ASID, Intel VPID)?  What
+ * the module parameters and CPUID say, and the verdict:
+ * {"verdict": "tagged"|"not tagged"|"unknown", "why", "module", "sources": {...}}. */
+json_t *hwvm_tlb_tagging_json(void);
+
+/* Skip a memory-less point on every backing but 4k (measured once). */
+int hwvm_size0_once(const struct kernel_ctx *ctx, size_t bytes, nb_error *err);
+
+#endif
