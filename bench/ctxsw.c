@@ -189,7 +189,7 @@ static int cs_setup_(struct kernel_ctx *ctx, enum cs_kind kind, nb_error *err)
 	int rc;
 	if (ws) {
 		if ((rc = buffer_alloc(&st->a, ctx->backing, ws, err)) != 0 ||
-		    (rc = buffer_alloc(&st->b, ctx->backing, ws, err)) != 0)
+		    (rc = buffer_alloc_shared(&st->b, ctx->backing, ws, err)) != 0)
 			return rc;
 		ctx->backing_json = buffer_json(&st->a);
 		json_object_set_new(ctx->params, "partner_backing", buffer_json(&st->b));
@@ -279,8 +279,19 @@ static int wait_token(struct cs_state *st, const char *name, nb_error *err)
 			return 0;
 		if (n < 0 && errno == EINTR && !watchdog_expired())
 			continue;
-		if (n == 0)
+		if (n == 0) {
+			/* Say how it ended: the child's exit status or signal. */
+			int status = 0;
+			if (st->child > 0 && childguard_wait(st->child, &status, NULL) == 0) {
+				st->child = 0;
+				if (WIFSIGNALED(status))
+					return nb_fail(err, "%s: the partner process was killed by signal %d (%s)", name,
+						       WTERMSIG(status), strsignal(WTERMSIG(status)));
+				return nb_fail(err, "%s: the partner process exited with status %d", name,
+					       WEXITSTATUS(status));
+			}
 			return nb_fail(err, "%s: the partner went away (pipe closed)", name);
+		}
 		if (errno == EINTR)
 			return nb_fail(err, "%s: the partner did not answer within %.0f s", name, CHILDGUARD_TIMEOUT_S);
 		return nb_fail(err, "%s: reading from the partner failed: %s", name, strerror(errno));

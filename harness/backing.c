@@ -175,6 +175,8 @@ static int map_hugetlb(struct buffer *buf, size_t len, nb_error *err)
 	struct backing_map_params mp;
 	backing_map_params(buf->kind, &mp);
 	int flags = mp.mmap_flags | MAP_POPULATE;
+	if (buf->shared)
+		flags = (flags & ~MAP_PRIVATE) | MAP_SHARED;
 	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (m == MAP_FAILED) {
 		int e = errno;
@@ -207,9 +209,10 @@ void backing_map_params(enum backing_kind kind, struct backing_map_params *out)
 	}
 }
 
-int buffer_alloc(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err)
+static int alloc_buffer(struct buffer *buf, enum backing_kind kind, size_t bytes, int shared, nb_error *err)
 {
 	memset(buf, 0, sizeof(*buf));
+	buf->shared = shared && is_hugetlb(kind);
 	if ((unsigned)kind >= BACKING_COUNT)
 		return nb_fail(err, "invalid backing kind %d", (int)kind);
 	buf->kind = kind;
@@ -241,6 +244,16 @@ int buffer_alloc(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_er
 		return rc;
 	}
 	return 0;
+}
+
+int buffer_alloc(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err)
+{
+	return alloc_buffer(buf, kind, bytes, 0, err);
+}
+
+int buffer_alloc_shared(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err)
+{
+	return alloc_buffer(buf, kind, bytes, 1, err);
 }
 
 enum { SZ_4K, SZ_2M, SZ_1G, SZ_COUNT };

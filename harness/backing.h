@@ -43,6 +43,7 @@ struct buffer {
 	size_t verified_page_bytes; /* the page size most of the buffer is on */
 	double coverage;            /* fraction of `bytes` on verified_page_bytes, 0..1 */
 	char verify_method[32];     /* "smaps", "smaps+kpageflags", ... */
+	int shared;                 /* hugetlb mapped MAP_SHARED (buffer_alloc_shared) */
 };
 
 /* Map, populate and verify a buffer.  For hugetlb backings the pool is grown
@@ -54,6 +55,14 @@ struct buffer {
  * kernel backed with 4K pages is still returned (0), with verified_page_bytes
  * 4096: the caller decides what that means for its measurement. */
 int buffer_alloc(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err);
+/* As buffer_alloc, for memory a forked child keeps using: hugetlb pages are
+ * mapped MAP_SHARED, so parent and child never copy-on-write a huge page
+ * (a private hugetlb page shared across fork can be taken from the child,
+ * which then dies of SIGBUS when the pool has no spare page).  Anonymous
+ * 4k and THP memory stays private (shared anonymous memory would be shmem,
+ * whose huge pages follow other settings). */
+int buffer_alloc_shared(struct buffer *buf, enum backing_kind kind, size_t bytes, nb_error *err);
+
 /* Re-read the verification (e.g. after a run, to catch khugepaged splitting). */
 int buffer_verify(struct buffer *buf, nb_error *err);
 /* Unmap (idempotent).  Pools grown for the buffer stay grown until

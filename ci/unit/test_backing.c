@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backing.h"
@@ -172,6 +173,43 @@ static void test_hugetlb_1g(void **state)
 	check_hugetlb(BACKING_HUGETLB_1G, GB);
 }
 
+/* A shared hugetlb buffer (for memory a forked child keeps using): verified
+ * like any other, and really shared: what the child writes, the parent sees,
+ * with no copy-on-write of a huge page in between. */
+static void test_hugetlb_shared_across_fork(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip_because("not root: the 2M pool cannot be grown");
+	struct buffer b;
+	nb_error err;
+	int rc = buffer_alloc_shared(&b, BACKING_HUGETLB_2M, 2 * MB, &err);
+	if (rc == 1)
+		skip_because(err.msg);
+	assert_int_equal(rc, 0);
+	assert_true(b.shared);
+	assert_int_equal(b.verified_page_bytes, 2 * MB);
+	volatile unsigned char *p = b.base;
+	p[0] = 1;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		p[4096] = 42;
+		_exit(p[0] == 1 ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(p[4096], 42);
+	buffer_free(&b);
+	hugepool_restore_all();
+
+	/* Anonymous memory stays private (shared would be shmem). */
+	assert_int_equal(buffer_alloc_shared(&b, BACKING_4K, 64 * 1024, &err), 0);
+	assert_false(b.shared);
+	buffer_free(&b);
+}
+
 /* The pool files claim free pages the kernel does not have (a fake pool
  * directory, while the real 2M pool is short): mmap fails with ENOMEM and
  * buffer_alloc must turn that into a skip with a reason, never a SIGBUS on
@@ -245,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_hugetlb_2m),
 		cmocka_unit_test(test_hugetlb_1g),
+		cmocka_unit_test(test_hugetlb_shared_across_fork),
 		cmocka_unit_test(test_hugetlb_enomem_is_skip),
 		cmocka_unit_test(test_bad_requests),
 	};
