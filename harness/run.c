@@ -325,8 +325,20 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	 * (bench/hwvm.c) and leave them in params: they belong where every
 	 * other measurement keeps its counters. */
 	json_t *guest_pmu = json_object_get(ctx.params, "guest_pmu");
-	if (guest_pmu && !json_object_get(m, "pmu")) {
+	if (json_is_object(guest_pmu) && !json_object_get(m, "pmu")) {
 		json_object_set(m, "pmu", guest_pmu);
+		json_object_del(ctx.params, "guest_pmu");
+	} else if (json_is_array(guest_pmu) && !json_object_get(m, "pmu")) {
+		/* One session per VM (vmswitch): available when any counted. */
+		size_t i;
+		json_t *v;
+		int any = 0;
+		json_array_foreach(guest_pmu, i, v)
+			any |= json_is_true(json_object_get(v, "available"));
+		json_t *first = json_array_get(guest_pmu, 0);
+		json_object_set_new(m, "pmu", json_pack("{s:b, s:O?, s:b, s:O}", "available", any, "reason",
+							 any ? NULL : json_object_get(first, "reason"), "guest_mode", 1,
+							 "vms", guest_pmu));
 		json_object_del(ctx.params, "guest_pmu");
 	}
 	json_object_set_new(m, "params", ctx.params);
