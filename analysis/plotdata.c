@@ -353,6 +353,38 @@ int plot_heatmap(const struct plot_src *s, size_t fi, uint64_t ws, const char *n
 	return close_out(out, name, err) ? -1 : cells;
 }
 
+/* A category label for a bar chart: tokens `key="value"` become `value` and
+ * `ws=SIZE` becomes `SIZE`, so the x axis says "16K same-pu" rather than
+ * "ws=16K placement="same-pu"". */
+static void compact_label(char *lab)
+{
+	char out[160];
+	size_t o = 0;
+	for (char *tok = lab; *tok && o + 1 < sizeof(out);) {
+		char *end = strchr(tok, ' ');
+		size_t len = end ? (size_t)(end - tok) : strlen(tok);
+		const char *eq = memchr(tok, '=', len);
+		const char *from = tok;
+		size_t n = len;
+		if (eq && eq[1] == '"' && len >= (size_t)(eq - tok) + 3 && tok[len - 1] == '"') {
+			from = eq + 2;
+			n = len - (size_t)(eq - tok) - 3;
+		} else if (len > 3 && !strncmp(tok, "ws=", 3)) {
+			from = tok + 3;
+			n = len - 3;
+		}
+		if (o && o + 1 < sizeof(out))
+			out[o++] = ' ';
+		for (size_t i = 0; i < n && o + 1 < sizeof(out); i++)
+			out[o++] = from[i];
+		if (!end)
+			break;
+		tok = end + 1;
+	}
+	out[o] = '\0';
+	memcpy(lab, out, o + 1);
+}
+
 /* Bars for one kernel: categories are its sizes and variants (the identity
  * without kernel, mode, backing and guest page), series are (file, mode,
  * backing, guest page), so one chart compares backings and native vs VM at
@@ -382,6 +414,7 @@ int plot_bars(const struct plot_src *s, const char *family, const char *kernel, 
 			char clabel[160];
 			size_t skip = strlen(m->kernel) + strlen(" native - ");
 			snprintf(clabel, sizeof(clabel), "%s", strlen(lab) > skip ? lab + skip : "-");
+			compact_label(clabel);
 			struct series *cat = set_get(&cats, key, clabel);
 			free(key);
 			free(lab);
