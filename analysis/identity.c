@@ -14,7 +14,7 @@ int identity_param_counts(const char *name, const json_t *value)
 	static const char *const outcomes[] = {
 		"seed",     "lines",         "span_bytes",           "verified_pages",         "pages",
 		"page_bytes", "region_bytes", "pcid",                "page_table_isolation", "op",
-		"switches_per_roundtrip", "touch_bytes_per_switch", "host_crosscheck_ns_per_access",
+		"switches_per_roundtrip", "touch_bytes_per_switch", "host_crosscheck_ns_per_access", "timed_at",
 	};
 	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
 		if (!strcmp(name, outcomes[i]))

@@ -19,7 +19,7 @@
  * (lines, span_bytes, verified_pages, pages, page_bytes, region_bytes,
  * touch_bytes_per_switch),
  * machine facts (pcid, page_table_isolation), the VM's host-side cross-check
- * (host_crosscheck_ns_per_access), descriptions (op,
+ * (host_crosscheck_ns_per_access), descriptions (op, timed_at,
  * switches_per_roundtrip) and the rates kernels observe to prove their
  * claims (names ending in "_per_op").  Arrays and objects never count. */
 int identity_param_counts(const char *name, const json_t *value);

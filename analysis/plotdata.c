@@ -229,6 +229,7 @@ int plot_latency(const struct plot_src *s, int *nknees, nb_error *err)
 					const struct res_meas *m = &s->files[fi].meas[j];
 					if (is_chase_curve(m) && d->kernel && !strcmp(m->kernel, d->kernel) &&
 					    !strcmp(m->mode, d->mode) && !strcmp(m->backing, d->backing) &&
+					    !strcmp(m->guest_page ? m->guest_page : "", d->guest_page ? d->guest_page : "") &&
 					    m->working_set_bytes == d->working_set_bytes)
 						on = m;
 				}
@@ -262,8 +263,10 @@ int plot_translation(const struct plot_src *s, nb_error *err)
 		for (size_t i = 0; i < f->ntranslation; i++) {
 			const struct res_derived_point *d = &f->translation[i];
 			char key[200], label[160];
-			snprintf(key, sizeof(key), "%zu:%.80s:%.80s", fi, d->mode, d->backing);
-			snprintf(label, sizeof(label), "%s %.60s %.60s", letter, d->mode, d->backing);
+			const char *g = d->guest_page ? d->guest_page : "-";
+			snprintf(key, sizeof(key), "%zu:%.60s:%.60s:%.40s", fi, d->mode, d->backing, g);
+			snprintf(label, sizeof(label), "%s %.50s %.50s%s%.40s", letter, d->mode, d->backing,
+				 d->guest_page ? " guest=" : "", d->guest_page ? d->guest_page : "");
 			struct series *se = set_get(&ss, key, label);
 			if (!se || series_add(se, d->working_set_bytes, d->y, d->lo, d->hi)) {
 				nb_fail(err, "out of memory preparing plot data");

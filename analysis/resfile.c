@@ -444,6 +444,7 @@ static int parse_points(struct vctx *v, const json_t *derived, const char *key, 
 		if (!json_is_object(e))
 			return bad(v, p, "expected an object");
 		if (get_str(v, e, p, "mode", 1, 0, &d->mode) || get_str(v, e, p, "backing", 1, 0, &d->backing) ||
+		    get_str(v, e, p, "guest_page", 0, 1, &d->guest_page) ||
 		    get_int(v, e, p, "working_set_bytes", 1, 0, 1, &ws))
 			return -1;
 		d->working_set_bytes = (uint64_t)ws;

@@ -59,6 +59,7 @@ struct res_derived_point {
 	const char *kernel;        /* NULL for translation points */
 	const char *mode;
 	const char *backing;
+	const char *guest_page;    /* VM points: the guest page size asked for; NULL for native */
 	uint64_t working_set_bytes;
 	double y, lo, hi;          /* translation: ns_per_access, ci; knees: ns_after, ns_before, - */
 	long long pages;           /* knees only */

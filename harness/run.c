@@ -615,43 +615,66 @@ static void derive_translation(json_t *doc)
 	}
 }
 
-/* Knees of every swept curve, per kernel and backing. */
+/* Knees of every swept curve: per kernel, backing, and mode (native, and
+ * each guest page size of a VM run). */
 static void derive_knees(struct run_state *rs)
 {
 	json_t *ms = json_object_get(rs->doc, "measurements");
 	json_t *out = json_object_get(json_object_get(rs->doc, "derived"), "knees");
+	struct {
+		const char *mode, *guest; /* guest: guest_page.requested, NULL for native */
+	} curves[1 + 3];
+	size_t ncurves = 0;
+	if (rs->cfg->modes & RUN_MODE_NATIVE) {
+		curves[ncurves].mode = "native";
+		curves[ncurves++].guest = NULL;
+	}
+	for (size_t g = 0; (rs->cfg->modes & RUN_MODE_VM) && g < rs->cfg->nguest_pages && ncurves < 4; g++) {
+		curves[ncurves].mode = "vm";
+		curves[ncurves++].guest = run_vm_guest_page_name(rs->cfg->guest_pages[g]);
+	}
 	for (size_t ki = 0; ki < rs->cfg->nkernels; ki++) {
 		const struct kernel_desc *k = rs->cfg->kernels[ki];
 		if (!(k->flags & KERNEL_SWEEPS_WS))
 			continue;
-		for (size_t bi = 0; bi < rs->cfg->nbackings; bi++) {
-			const char *bname = backing_name(rs->cfg->backings[bi]);
-			struct curve_point pts[MAX_POINTS];
-			size_t n = 0, idx;
-			json_t *m;
-			json_array_foreach(ms, idx, m) {
-				if (n == MAX_POINTS || strcmp(json_string_value(json_object_get(m, "kernel")), k->name) ||
-				    strcmp(json_string_value(json_object_get(m, "mode")), "native") ||
-				    strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), bname) ||
-				    !json_is_null(json_object_get(m, "skipped")))
-					continue;
-				json_t *s = json_object_get(m, "summary");
-				pts[n].working_set_bytes = (size_t)json_integer_value(json_object_get(m, "working_set_bytes"));
-				pts[n].pages = (size_t)json_integer_value(json_object_get(json_object_get(m, "params"), "verified_pages"));
-				pts[n].median = json_real_value(json_object_get(s, "median"));
-				pts[n].ci_low = json_real_value(json_object_get(s, "ci95_low"));
-				pts[n].ci_high = json_real_value(json_object_get(s, "ci95_high"));
-				n++;
+		for (size_t ci = 0; ci < ncurves; ci++)
+			for (size_t bi = 0; bi < rs->cfg->nbackings; bi++) {
+				const char *bname = backing_name(rs->cfg->backings[bi]);
+				struct curve_point pts[MAX_POINTS];
+				size_t n = 0, idx;
+				json_t *m;
+				json_array_foreach(ms, idx, m) {
+					const char *g = json_string_value(
+						json_object_get(json_object_get(m, "guest_page"), "requested"));
+					if (n == MAX_POINTS || strcmp(json_string_value(json_object_get(m, "kernel")), k->name) ||
+					    strcmp(json_string_value(json_object_get(m, "mode")), curves[ci].mode) ||
+					    strcmp(g ? g : "", curves[ci].guest ? curves[ci].guest : "") ||
+					    strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")),
+						   bname) ||
+					    !json_is_null(json_object_get(m, "skipped")))
+						continue;
+					json_t *s = json_object_get(m, "summary");
+					pts[n].working_set_bytes = (size_t)json_integer_value(json_object_get(m, "working_set_bytes"));
+					pts[n].pages = (size_t)json_integer_value(
+						json_object_get(json_object_get(m, "params"), "verified_pages"));
+					pts[n].median = json_real_value(json_object_get(s, "median"));
+					pts[n].ci_low = json_real_value(json_object_get(s, "ci95_low"));
+					pts[n].ci_high = json_real_value(json_object_get(s, "ci95_high"));
+					n++;
+				}
+				struct knee kn[MAX_POINTS];
+				size_t nk = find_knees(pts, n, 1.25, kn, MAX_POINTS);
+				for (size_t i = 0; i < nk; i++) {
+					json_t *e = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f}", "kernel", k->name, "mode",
+							      curves[ci].mode, "backing", bname, "working_set_bytes",
+							      (json_int_t)kn[i].working_set_bytes, "pages",
+							      (json_int_t)(kn[i].pages ? kn[i].pages : 1), "ns_before",
+							      kn[i].before, "ns_after", kn[i].after);
+					if (curves[ci].guest)
+						json_object_set_new(e, "guest_page", json_string(curves[ci].guest));
+					json_array_append_new(out, e);
+				}
 			}
-			struct knee kn[MAX_POINTS];
-			size_t nk = find_knees(pts, n, 1.25, kn, MAX_POINTS);
-			for (size_t i = 0; i < nk; i++)
-				json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f}", "kernel", k->name,
-								     "mode", "native", "backing", bname,
-								     "working_set_bytes", (json_int_t)kn[i].working_set_bytes,
-								     "pages", (json_int_t)(kn[i].pages ? kn[i].pages : 1),
-								     "ns_before", kn[i].before, "ns_after", kn[i].after));
-		}
 	}
 }
 

@@ -116,8 +116,12 @@ void run_summary_print(FILE *out, const json_t *doc)
 		json_array_foreach(knees, i, kn) {
 			char w[32];
 			format_size((size_t)json_integer_value(json_object_get(kn, "working_set_bytes")), w, sizeof(w));
-			fprintf(out, "  %-10s %-11s at %7s (%lld pages): %.2f -> %.2f ns\n",
-				json_string_value(json_object_get(kn, "kernel")), json_string_value(json_object_get(kn, "backing")),
+			const char *g = json_string_value(json_object_get(kn, "guest_page"));
+			char where[48];
+			snprintf(where, sizeof(where), "%s%s%s", json_string_value(json_object_get(kn, "backing")),
+				 g ? " vm/" : "", g ? g : "");
+			fprintf(out, "  %-10s %-14s at %7s (%lld pages): %.2f -> %.2f ns\n",
+				json_string_value(json_object_get(kn, "kernel")), where,
 				w, (long long)json_integer_value(json_object_get(kn, "pages")),
 				json_real_value(json_object_get(kn, "ns_before")), json_real_value(json_object_get(kn, "ns_after")));
 		}
