@@ -48,6 +48,22 @@ setup() {
 	fi
 }
 
+@test "--mode both: translation per guest page, and the report draws the guest/native heatmap" {
+	[ -w /dev/kvm ] || skip "no usable /dev/kvm"
+	run --separate-stderr "$NB" run --mode both --suite smoke -k chase,chase-ctl -b 4k --guest-page 4k,2m \
+		--ws-min 16k --ws-max 64k -q -o "$OUT"
+	assert_success
+	validate_schema "$OUT"
+	# Every VM translation point names its guest page; both guest pages are there.
+	jq -e '[.derived.translation[] | select(.mode == "vm")] | (length > 0) and all(.guest_page != null)' "$OUT"
+	jq -e '[.derived.translation[] | select(.mode == "vm") | .guest_page] | unique == ["2m", "4k"]' "$OUT"
+	run "$NB" report "$OUT" --out "$BATS_TEST_TMPDIR/rep"
+	assert_success
+	[ -s "$BATS_TEST_TMPDIR/rep/heatmap-A-64K.svg" ]
+	# One cell per guest page on the 4k host backing (rows: backing index, guest index, ratio).
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/rep/heatmap-A-64K.dat")" -eq 2 ]
+}
+
 @test "--guest-page rejects unknown sizes and needs a vm mode" {
 	run --separate-stderr "$NB" run --mode vm --guest-page 3m
 	assert_failure 2
