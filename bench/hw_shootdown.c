@@ -93,12 +93,8 @@ static int gs_setup(struct kernel_ctx *ctx, nb_error *err)
 static int gs_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
 {
 	struct gs_state *st = ctx->priv;
-	if (!ctx->opt->in_vm) {
-		ctx->priv = st->native_priv;
-		int rc = kernel_shootdown.sample(ctx, iters, ticks, err);
-		ctx->priv = st;
-		return rc;
-	}
+	if (!ctx->opt->in_vm)
+		return hwvm_native_sample(ctx, &kernel_shootdown, st->native_priv, iters, ticks, err);
 	uint64_t wait = (uint64_t)(GS_WAIT_S * 1e9 * tsc_ticks_per_ns());
 	uint64_t args[] = {iters, 0, wait};
 	struct vm_reply r;
@@ -123,11 +119,8 @@ static void gs_teardown(struct kernel_ctx *ctx)
 	if (!st)
 		return;
 	if (!ctx->opt->in_vm) {
-		ctx->priv = st->native_priv;
-		if (ctx->priv)
-			kernel_shootdown.teardown(ctx);
+		hwvm_native_teardown(ctx, &kernel_shootdown, st->native_priv);
 		free(st);
-		ctx->priv = NULL;
 		return;
 	}
 	if (st->h.vm && st->ops) {

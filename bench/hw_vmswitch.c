@@ -229,9 +229,7 @@ static int vs_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb
 	struct vs_state *st = ctx->priv;
 	int rc;
 	if (!ctx->opt->in_vm) {
-		ctx->priv = st->native_priv;
-		rc = kernel_pipe_proc.sample(ctx, iters, ticks, err);
-		ctx->priv = st;
+		rc = hwvm_native_sample(ctx, &kernel_pipe_proc, st->native_priv, iters, ticks, err);
 	} else {
 		rc = st->two_vms ? vs_sample_vms(st, iters, ticks, err) : vs_sample_spaces(st, iters, ticks, err);
 	}
@@ -246,11 +244,8 @@ static void vs_teardown(struct kernel_ctx *ctx)
 	if (!st)
 		return;
 	if (!ctx->opt->in_vm) {
-		ctx->priv = st->native_priv;
-		if (ctx->priv)
-			kernel_pipe_proc.teardown(ctx);
+		hwvm_native_teardown(ctx, &kernel_pipe_proc, st->native_priv);
 		free(st);
-		ctx->priv = NULL;
 		return;
 	}
 	if (st->ops) {

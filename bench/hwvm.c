@@ -171,3 +171,21 @@ json_t *hwvm_tlb_tagging_json(void)
 	}
 	return json_pack("{s:s, s:s, s:s, s:o}", "verdict", verdict, "why", why, "module", module, "sources", src);
 }
+
+int hwvm_native_sample(struct kernel_ctx *ctx, const struct kernel_desc *native, void *native_priv,
+		       uint64_t iters, uint64_t *ticks, nb_error *err)
+{
+	void *mine = ctx->priv;
+	ctx->priv = native_priv;
+	int rc = native->sample(ctx, iters, ticks, err);
+	ctx->priv = mine;
+	return rc;
+}
+
+void hwvm_native_teardown(struct kernel_ctx *ctx, const struct kernel_desc *native, void *native_priv)
+{
+	ctx->priv = native_priv;
+	if (native_priv && native->teardown)
+		native->teardown(ctx);
+	ctx->priv = NULL;
+}

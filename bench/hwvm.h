@@ -57,4 +57,12 @@ json_t *hwvm_tlb_tagging_json(void);
 /* Skip a memory-less point on every backing but 4k (measured once). */
 int hwvm_size0_once(const struct kernel_ctx *ctx, size_t bytes, nb_error *err);
 
+/* Natively these kernels run a counterpart (pipe-proc, shootdown) whose
+ * private state lives beside their own: these run one of its operations
+ * with its state in ctx->priv, then put the caller's back. */
+int hwvm_native_sample(struct kernel_ctx *ctx, const struct kernel_desc *native, void *native_priv,
+		       uint64_t iters, uint64_t *ticks, nb_error *err);
+/* Tear the counterpart down; ctx->priv is NULL afterwards (the caller frees its own state). */
+void hwvm_native_teardown(struct kernel_ctx *ctx, const struct kernel_desc *native, void *native_priv);
+
 #endif

@@ -105,8 +105,7 @@ struct run_state {
 	size_t npoints;
 	size_t done, total;
 	int progress;
-	struct swcount sw;
-	int have_sw;
+	int have_sw; /* software perf events can be opened here */
 	int pmu_described; /* the run-level "pmu" object has been written */
 };
 
@@ -734,9 +733,10 @@ int run_execute(struct run_config *cfg)
 	}
 	nb_error swerr;
 	/* A probe: each measurement opens its own counters (counters_for). */
-	rs.have_sw = swcount_open(&rs.sw, 0, 0, &swerr) == 0;
+	struct swcount probe;
+	rs.have_sw = swcount_open(&probe, 0, 0, &swerr) == 0;
 	if (rs.have_sw)
-		swcount_close(&rs.sw);
+		swcount_close(&probe);
 	if (!rs.have_sw && !cfg->quiet)
 		nb_warn("software counters unavailable: %s", swerr.msg);
 
