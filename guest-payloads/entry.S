@@ -52,8 +52,12 @@ ap_user:
 	call	ap_main
 	ud2
 
-/* SYSCALL: rax = number, rdi/rsi/rdx = arguments.  Returns with IRETQ
- * (SYSRETQ is not used: it triple-faulted under PVM). */
+/* SYSCALL: rax = number, rdi/rsi/rdx = arguments, rax = result.  Like a
+ * kernel's entry it preserves every register but rax, rcx and r11 (the
+ * callers in gsys.h rely on it): ksyscall is C and may clobber the
+ * caller-saved ones.  It returns with SYSRETQ where SYSCALL reached CPL0
+ * (VMX, SVM); under PVM SYSCALL lands here still at CPL3 (the probe in
+ * user.c), where SYSRETQ would fault, so it returns with IRETQ there. */
 	.text
 	.globl syscall_entry
 syscall_entry:
@@ -64,13 +68,30 @@ syscall_entry:
 	movzwq	%ax, %rax
 	movq	%rax, syscall_entry_cs(%rip)
 	popq	%rax
+	/* Eight pushes keep the stack 16-byte aligned for the call. */
 	pushq	%rcx
 	pushq	%r11
+	pushq	%rdi
+	pushq	%rsi
+	pushq	%rdx
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
 	movq	%rax, %rcx
 	call	ksyscall
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rdx
+	popq	%rsi
+	popq	%rdi
 	popq	%r11
 	popq	%rcx
-	pushq	$NB_SEL_UDATA
+	testq	$3, syscall_entry_cs(%rip)
+	jnz	1f
+	movq	syscall_user_rsp(%rip), %rsp
+	sysretq
+1:	pushq	$NB_SEL_UDATA
 	pushq	syscall_user_rsp(%rip)
 	pushq	%r11
 	pushq	$NB_SEL_UCODE

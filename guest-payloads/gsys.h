@@ -11,8 +11,8 @@
 #include "protocol.h"
 
 /* System calls: number in rax, arguments rdi, rsi, rdx, result in rax.
- * They enter the kernel with SYSCALL (and return with IRETQ) where SYSCALL
- * reaches CPL0; where it does not (PVM), through the #UD gate: a UD2 at the
+ * They enter the kernel with SYSCALL (and return with SYSRETQ) where SYSCALL
+ * reaches CPL0, the entry preserving every register but rax, rcx and r11; where it does not (PVM), through the #UD gate: a UD2 at the
  * fixed address gsys_gate, which the #UD handler recognises by its RIP. */
 enum gsys_gate_kind { GSYS_GATE_SYSCALL = 1, GSYS_GATE_UD2 = 2 };
 extern const char gsys_gate[];
@@ -81,7 +81,7 @@ static inline uint64_t syscall3(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 		__asm__ volatile("syscall"
 				 : "=a"(ret)
 				 : "a"(nr), "D"(a), "S"(b), "d"(c)
-				 : "rcx", "r8", "r9", "r10", "r11", "memory");
+				 : "rcx", "r11", "memory");
 	return ret;
 }
 
