@@ -56,8 +56,13 @@ int datadir_find(struct datadir *d)
 				return 0;
 		}
 		snprintf(up, sizeof(up), "%s/../share/nestbench", bindir);
-		if (!installed_layout(d, up, "next to the binary"))
+		if (!installed_layout(d, up, "next to the binary")) {
+			char built[PATH_MAX];
+			/* Where it was installed to: say so (not a relocated copy). */
+			if (realpath(NESTBENCH_DATADIR_COMPILED, built) && !strcmp(built, d->dir))
+				d->origin = "compiled in";
 			return 0;
+		}
 	}
 	if (!installed_layout(d, NESTBENCH_DATADIR_COMPILED, "compiled in"))
 		return 0;
