@@ -45,9 +45,13 @@ int datadir_find(struct datadir *d)
 	if (n > 0) {
 		exe[n] = '\0';
 		char *bindir = dirname(exe), up[PATH_MAX + 16];
-		/* build/nestbench, build/clang/nestbench, ...: the source tree a few levels up. */
+		/* build/nestbench, build/clang/nestbench, ...: a build directory (the
+		 * objects beside the binary) of a source tree a few levels up.  An
+		 * installed copy has no obj/, even when installed inside a checkout. */
+		snprintf(up, sizeof(up), "%s/obj/harness", bindir);
+		int in_build_dir = access(up, F_OK) == 0;
 		snprintf(up, sizeof(up), "%s", bindir);
-		for (int level = 0; level < 3; level++) {
+		for (int level = 0; in_build_dir && level < 3; level++) {
 			size_t len = strlen(up);
 			if (len + 4 >= sizeof(up))
 				break;

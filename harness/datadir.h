@@ -4,8 +4,9 @@
  * (PREFIX/share/nestbench, compiled in); the same tree moved elsewhere (a
  * DESTDIR staging area, a relocated prefix) is found next to the binary
  * (BINDIR/../share/nestbench); a binary in a build directory of the source
- * tree uses the tree's own analysis/templates and results/schema.json, so
- * that a development build never picks up an older installed copy.
+ * tree (its objects in obj/ beside it) uses the tree's own analysis/templates
+ * and results/schema.json, so that a development build never picks up an
+ * older installed copy.
  * NESTBENCH_DATADIR (an installed-layout directory) overrides them all.
  */
 #ifndef NESTBENCH_DATADIR_H
