@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "util.h"
 
 #define HELP_WIDTH 80
 #define HELP_COL 28 /* options' help starts here */
@@ -26,6 +25,8 @@ int cli_opt_short(const struct cli_opt *o)
 void cli_parser_init(struct cli_parser *p, const struct cli_cmd *c)
 {
 	size_t n = 0, s = 0;
+	/* A table longer than CLI_MAX_OPTS is cut short; the unit test
+	 * (test_cli.c) keeps every table within it. */
 	memset(p, 0, sizeof(*p));
 	for (const struct cli_opt *o = c->opts; o && o->name && n < CLI_MAX_OPTS; o++, n++) {
 		p->longopts[n] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->key};
@@ -38,11 +39,11 @@ void cli_parser_init(struct cli_parser *p, const struct cli_cmd *c)
 }
 
 /* One word at a time, breaking before a word that would pass the width. */
-void cli_wrap(FILE *out, const char *text, int col, int indent, int width)
+static void wrap_len(FILE *out, const char *p, size_t n, int col, int indent, int width)
 {
-	const char *p = text;
+	const char *end = p + n;
 	int at_line_start = 1;
-	while (*p) {
+	while (p < end) {
 		if (*p == '\n') {
 			fprintf(out, "\n%*s", indent, "");
 			col = indent;
@@ -55,6 +56,8 @@ void cli_wrap(FILE *out, const char *text, int col, int indent, int width)
 			continue;
 		}
 		size_t len = strcspn(p, " \n");
+		if (len > (size_t)(end - p))
+			len = (size_t)(end - p);
 		if (!at_line_start && col + 1 + (int)len > width) {
 			fprintf(out, "\n%*s", indent, "");
 			col = indent;
@@ -71,21 +74,23 @@ void cli_wrap(FILE *out, const char *text, int col, int indent, int width)
 	}
 }
 
+void cli_wrap(FILE *out, const char *text, int col, int indent, int width)
+{
+	wrap_len(out, text, strlen(text), col, indent, width);
+}
+
 /* Paragraphs are separated by "\n\n"; each is wrapped on its own. */
 static void paragraphs(FILE *out, const char *text)
 {
 	while (text && *text) {
 		const char *end = strstr(text, "\n\n");
 		size_t len = end ? (size_t)(end - text) : strlen(text);
-		char para[2048];
-		snprintf(para, sizeof(para), "%.*s", (int)len, text);
-		cli_wrap(out, para, 0, 0, HELP_WIDTH);
+		wrap_len(out, text, len, 0, 0, HELP_WIDTH);
 		fputs("\n\n", out);
 		text = end ? end + 2 : NULL;
 	}
 }
 
-/* "usage: nestbench run [...]", continuation lines aligned under the first option. */
 static void usage_lines(FILE *out, const struct cli_cmd *c)
 {
 	const char *syn = c->synopsis ? c->synopsis : "";
