@@ -47,7 +47,7 @@ SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 UNIT_SRC  := $(wildcard ci/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:ci/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps run test unit bats lint clean fuzz man install uninstall FORCE
+.PHONY: all deps run-deps run test unit bats lint clean fuzz man install uninstall FORCE
 all: $(BUILD)/nestbench man
 
 # Guest payload fragments add their own rules and append to GUEST_IMAGES.
@@ -107,6 +107,10 @@ $(BUILD)/unit/%: ci/unit/%.c $(SAN_OBJ)
 deps:
 	@ci/install-deps.sh
 
+# Building and running only: no test tools, no browser.
+run-deps:
+	@ci/install-deps.sh --run
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
@@ -128,7 +132,7 @@ uninstall:
 RUN_NAME := $(shell hostname | tr -c 'A-Za-z0-9._\n-' _)-$(shell date -u +%Y%m%dT%H%M%SZ)
 SUITE    ?= quick
 
-run: deps
+run: run-deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/nestbench run --suite $(SUITE) --out results/$(RUN_NAME).json
 	$(BUILD)/nestbench report results/$(RUN_NAME).json --out results/reports/$(RUN_NAME)
