@@ -6,31 +6,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "compare_out.h"
 #include "match.h"
 #include "resfile.h"
 
-static void compare_usage(FILE *out)
-{
-	fprintf(out,
-		"usage: nestbench compare A.json B.json [C.json ...] [--threshold PCT]\n"
-		"                         [--format text|markdown|json|csv] [--resamples N] [--seed N]\n\n"
-		"Match measurements across results files by identity (kernel, mode, backing, guest page,\n"
-		"working set, defining parameters) and print, for each file against the baseline A, the\n"
-		"medians, the ratio X/A with a 95%% confidence interval and whether the difference is\n"
-		"significant.  Measurements without a partner are listed, with the reason.\n\n"
-		"  --threshold PCT   gate: exit 3 when a significant slowdown exceeds PCT percent\n"
-		"  --format FMT      text (default), markdown, json or csv\n"
-		"  --resamples N     bootstrap resamples (default %d, at least 100)\n"
-		"  --seed N          bootstrap seed (default %llu); the same seed gives the same output\n\n"
-		"Method: the samples of A and X are resampled independently with replacement; the interval\n"
-		"is the 2.5th..97.5th percentile of median(X*)/median(A*).  Significant: the interval\n"
-		"excludes 1 and both sides have at least %d samples.\n\n"
-		"Exit status: 0 no regression (or no --threshold), 1 a file is unreadable or invalid,\n"
-		"2 usage error, 3 a significant slowdown above --threshold.\n",
-		BOOT_DEFAULT_ITERS, (unsigned long long)BOOT_DEFAULT_SEED, BOOT_MIN_SAMPLES);
-}
+/* The help names the bootstrap defaults literally; these keep it true. */
+_Static_assert(BOOT_DEFAULT_ITERS == 2000, "compare's help text names 2000 resamples");
+_Static_assert(BOOT_DEFAULT_SEED == 0x6e65737462656e63ull, "compare's help text names the default seed");
+_Static_assert(BOOT_MIN_SAMPLES == 5, "compare's help text names 5 samples");
+
+static const struct cli_opt compare_opts[] = {
+	{"threshold", 't', "PCT", "gate: exit 3 when a significant slowdown exceeds PCT percent", CLI_V_WORD, NULL},
+	{"format", 'f', "FMT", "text (default), markdown, json or csv", CLI_V_CHOICE, "text markdown json csv"},
+	{"resamples", 'r', "N", "bootstrap resamples (default 2000, at least 100)", CLI_V_WORD, NULL},
+	{"seed", 's', "N",
+	 "bootstrap seed (default 0x6e65737462656e63, \"nestbenc\"); the same seed gives the same output",
+	 CLI_V_WORD, NULL},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+};
+
+const struct cli_cmd cli_cmd_compare = {
+	.name = "compare",
+	.fn = cmd_compare,
+	.summary = "ratios with confidence intervals across results files; regression gate",
+	.synopsis = "A.json B.json [C.json ...] [--threshold PCT]\n[--format text|markdown|json|csv] [--resamples N] "
+		    "[--seed N]",
+	.description = "Match measurements across results files by identity (kernel, mode, backing, guest page, "
+		       "working set, defining parameters) and print, for each file against the baseline A, the "
+		       "medians, the ratio X/A with a 95% confidence interval and whether the difference is "
+		       "significant.  Measurements without a partner are listed, with the reason.",
+	.opts = compare_opts,
+	.operand = CLI_V_FILE,
+	.notes = "Method: the samples of A and X are resampled independently with replacement; the interval is "
+		 "the 2.5th..97.5th percentile of median(X*)/median(A*).  Significant: the interval excludes 1 and "
+		 "both sides have at least 5 samples.",
+	.exit_status = "0 no regression (or no --threshold), 1 a file is unreadable or invalid, 2 usage error, 3 a "
+		       "significant slowdown above --threshold.",
+	.examples = (const struct cli_item[]){{"compare base.json new.json", "ratios of new to base, per measurement"},
+					      {"compare --threshold 5 --format markdown base.json new.json",
+					       "a CI gate: exit 3 on a significant slowdown above 5%"},
+					      {NULL, NULL}},
+};
 
 static int parse_format(const char *s, enum cmp_format *out)
 {
@@ -60,10 +79,8 @@ static int parse_pct(const char *s, double *out)
 
 int cmd_compare(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"threshold", required_argument, NULL, 't'}, {"format", required_argument, NULL, 'f'},
-		{"resamples", required_argument, NULL, 'r'}, {"seed", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
+	struct cli_parser p;
+	cli_parser_init(&p, &cli_cmd_compare);
 	struct cmp_settings set = {.threshold_pct = -1, .iters = BOOT_DEFAULT_ITERS, .seed = BOOT_DEFAULT_SEED};
 	enum cmp_format fmt = FMT_TEXT;
 	nb_error err;
@@ -71,7 +88,7 @@ int cmd_compare(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "t:f:r:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, p.shortopts, p.longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_pct(optarg, &set.threshold_pct)) {
@@ -100,7 +117,7 @@ int cmd_compare(int argc, char **argv)
 			set.seed = ul;
 			break;
 		case 'h':
-			compare_usage(stdout);
+			cli_help(stdout, &cli_cmd_compare);
 			return EXIT_OK;
 		default:
 			nb_error_msg("compare: unknown or incomplete option '%s' (see 'nestbench compare --help')",

@@ -3,14 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "datadir.h"
 #include "compare_out.h"
 #include "doc.h"
 #include "gnuplot.h"
@@ -44,34 +45,41 @@ struct report {
 	struct cmp_settings cs;
 };
 
-static void report_usage(FILE *out)
-{
-	fprintf(out,
-		"usage: nestbench report FILE... [--out DIR] [--ws SIZE]... [--templates DIR]\n\n"
-		"Write plots (SVG and PNG, drawn by gnuplot from fixed templates), report.md and a\n"
-		"self-contained report.html (SVG inlined, no network) from one or more results files.\n"
-		"With several files, the first is the baseline of the comparison tables.\n\n"
-		"  --out DIR        report directory (default: report), created if missing\n"
-		"  --ws SIZE        working set for the guest page x host backing heatmap (repeatable,\n"
-		"                   e.g. 64M); default: the largest with VM and native chase data\n"
-		"  --templates DIR  gnuplot templates (default: $NESTBENCH_TEMPLATES, or\n"
-		"                   analysis/templates next to the binary's build directory)\n\n"
-		"Exit status: 0 report written, 1 a file is unreadable or invalid or gnuplot failed,\n"
-		"2 usage error.\n");
-}
+static const struct cli_opt report_opts[] = {
+	{"out", 'o', "DIR", "report directory (default: report), created if missing", CLI_V_DIR, NULL},
+	{"ws", 'w', "SIZE",
+	 "working set for the guest page x host backing heatmap (repeatable, e.g. 64M); default: the largest "
+	 "with VM and native chase data",
+	 CLI_V_WORD, NULL},
+	{"templates", 't', "DIR",
+	 "gnuplot templates (default: $NESTBENCH_TEMPLATES, or the templates of the data directory that "
+	 "`nestbench --version` names)",
+	 CLI_V_DIR, NULL},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+};
+
+const struct cli_cmd cli_cmd_report = {
+	.name = "report",
+	.fn = cmd_report,
+	.summary = "plots (gnuplot), report.md and a self-contained report.html",
+	.synopsis = "FILE... [--out DIR] [--ws SIZE]... [--templates DIR]",
+	.description = "Write plots (SVG and PNG, drawn by gnuplot from fixed templates), report.md and a "
+		       "self-contained report.html (SVG inlined, no network) from one or more results files.  "
+		       "With several files, the first is the baseline of the comparison tables.",
+	.opts = report_opts,
+	.operand = CLI_V_FILE,
+	.exit_status = "0 report written, 1 a file is unreadable or invalid or gnuplot failed, 2 usage error.",
+	.examples = (const struct cli_item[]){{"report --out rep results.json", "rep/report.html from one run"},
+					      {"report --out rep base.json new.json", "two runs, base as the baseline"},
+					      {NULL, NULL}},
+};
 
 static int find_templates(struct report *r, const char *opt)
 {
-	char exe[PATH_MAX], probe[PATH_MAX + 32];
-	const char *cands[3] = {opt, getenv("NESTBENCH_TEMPLATES"), NULL};
-	char rel[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		/* build/nestbench -> <repo>/analysis/templates */
-		snprintf(rel, sizeof(rel), "%s/../analysis/templates", dirname(exe));
-		cands[2] = rel;
-	}
+	struct datadir d;
+	const char *cands[3] = {opt, getenv("NESTBENCH_TEMPLATES"), datadir_find(&d) ? NULL : d.templates};
+	char probe[PATH_MAX + 32];
 	for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
 		if (!cands[i] || !*cands[i])
 			continue;
@@ -567,11 +575,8 @@ static int write_doc(struct report *r, int html, const char *fname, nb_error *er
 
 int cmd_report(int argc, char **argv)
 {
-	static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
-					     {"ws", required_argument, NULL, 'w'},
-					     {"templates", required_argument, NULL, 't'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	struct cli_parser p;
+	cli_parser_init(&p, &cli_cmd_report);
 	const char *out = "report", *tmpl = NULL;
 	uint64_t ws[MAX_WS];
 	size_t nws = 0;
@@ -579,7 +584,7 @@ int cmd_report(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:w:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, p.shortopts, p.longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 't': tmpl = optarg; break;
@@ -593,7 +598,7 @@ int cmd_report(int argc, char **argv)
 			ws[nws++] = v;
 			break;
 		}
-		case 'h': report_usage(stdout); return EXIT_OK;
+		case 'h': cli_help(stdout, &cli_cmd_report); return EXIT_OK;
 		default:
 			nb_error_msg("report: unknown or incomplete option '%s' (see 'nestbench report --help')",
 				     argv[optind - 1]);
@@ -629,7 +634,7 @@ int cmd_report(int argc, char **argv)
 	r->outdir = out;
 	if (find_templates(r, tmpl)) {
 		nb_error_msg("report: cannot find the gnuplot templates (sweep.gp); pass --templates DIR or set "
-			     "NESTBENCH_TEMPLATES to the analysis/templates directory");
+			     "NESTBENCH_TEMPLATES (`nestbench --version` says where they were expected)");
 		goto done;
 	}
 	if (mkdir_parents(out, 0755) != 0) {

@@ -2,38 +2,47 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "machine.h"
 #include "topology.h"
 #include "util.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: nestbench info [--json]\n\n"
-		     "Show the machine facts every results file records: CPU, TSC, hypervisor,\n"
-		     "kernel, THP, hugepage pools, KVM and how it virtualizes memory, topology,\n"
-		     "perf settings, and how to enable what is missing.\n\n"
-		     "  --json    print the facts as JSON (the `host` member of results files)\n"
-		     "  --help    show this help\n");
-}
+static const struct cli_opt info_opts[] = {
+	{"json", 'j', NULL, "print the facts as JSON (the `host` member of results files)", CLI_V_NONE, NULL},
+	{"help", 'h', NULL, "show this help", CLI_V_NONE, NULL},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+};
+
+const struct cli_cmd cli_cmd_info = {
+	.name = "info",
+	.fn = cmd_info,
+	.summary = "machine, hypervisor, MMU virtualization mode, page pools, topology",
+	.synopsis = "[--json]",
+	.description = "Show the machine facts every results file records: CPU, TSC, hypervisor, kernel, THP, "
+		       "hugepage pools, KVM and how it virtualizes memory, topology, perf settings, and how to "
+		       "enable what is missing.",
+	.opts = info_opts,
+	.exit_status = "0 ok, 1 the facts could not be gathered or written, 2 usage error.",
+	.examples = (const struct cli_item[]){{"info", "what this machine offers, and how to enable the rest"},
+						 {"info --json | jq .kvm", "the KVM facts as JSON"},
+						 {NULL, NULL}},
+};
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	struct cli_parser p;
+	cli_parser_init(&p, &cli_cmd_info);
 	int json = 0, c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, p.shortopts, p.longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			cli_help(stdout, &cli_cmd_info);
 			return EXIT_OK;
 		default:
 			nb_error_msg("info: unknown option '%s' (see 'nestbench info --help')", argv[optind - 1]);

@@ -4,56 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "pmu.h"
 #include "run.h"
 #include "run_vm.h"
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: nestbench run [options]\n\n"
-		"Run a suite (or single kernels) natively and write a results file.\n\n"
-		"  -s, --suite NAME          smoke, quick (default) or full; see 'nestbench list suites'\n"
-		"  -k, --kernel K[,K...]     kernels to run instead of the suite's (see 'nestbench list kernels')\n"
-		"  -b, --backing B[,B...]    4k, thp, hugetlb-2m, hugetlb-1g (default: all; those that cannot\n"
-		"                            be had are skipped with the reason; named ones must be had)\n"
-		"  -c, --cpu N               PU to pin the measuring thread to (default: one without an SMT\n"
-		"                            sibling, preferring the last core)\n"
-		"  -o, --out FILE            results file (default results/<host>-<UTC time>.json)\n"
-		"  -q, --quiet               no progress, no summary table; only the results path\n"
-		"      --ws-min SIZE         smallest working set (default from the suite, e.g. 16k)\n"
-		"      --ws-max SIZE         largest working set (default from the suite, capped to fit memory)\n"
-		"      --points-per-octave N sweep density (default from the suite)\n"
-		"      --samples N           timed samples per measurement (default from the suite)\n"
-		"      --warmup N            warm-up samples per measurement\n"
-		"      --sample-ms MS        target duration of one sample in milliseconds\n"
-		"      --stride SIZE         chase: distance between elements (default 4k: one per page)\n"
-		"      --tlb-locality SIZE   chase: visit pages in random order within groups of SIZE\n"
-		"      --seed N              permutation seed (default 1)\n"
-		"  -e, --events LIST         PMU events (libpfm4 strings, comma-separated) instead of this\n"
-		"                            CPU's page-walk set (see 'nestbench list events')\n"
-		"      --no-pmu              do not open hardware counters\n"
-		"  -m, --mode MODE           native (default), vm (the kernels inside a KVM guest of nestbench's\n"
-		"                            own) or both (native and VM measurements interleaved per point);\n"
-		"                            vmexit, vmswitch, guest-shootdown run their guests in vm mode and\n"
-		"                            their native counterparts in native mode\n"
-		"  -g, --guest-page P[,P...] vm: guest page sizes 4k, 2m, 1g (default: all; those that cannot\n"
-		"                            be had are skipped with the reason)\n"
-		"      --size SIZE[,SIZE...] page-table and context-switch kernels: the region mapped, protected,\n"
-		"                            discarded or forked (a whole number of the backing's pages), or the\n"
-		"                            working set each side touches after every switch (0 = none);\n"
-		"                            default from the suite\n"
-		"      --threads N[,N...]    shootdown: PUs taking part, the measuring one included; guest-shootdown:\n"
-		"                            vCPUs, one PU each (default 1, 2, 4, ... and all PUs this process\n"
-		"                            may use)\n"
-		"      --placement P[,P...]  pipe-proc, pipe-thread: same-pu and/or cross-pu (default both)\n"
-		"      --cow-pages N         fork-cow: pages the child writes per fork (default: all in the region)\n"
-		"  -h, --help                this help\n\n"
-		"Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
-		"Progress goes to stderr when it is a terminal; the summary table to stdout.\n"
-		"Exit status: 0 ok, 1 run-time error (nothing written), 2 usage error.\n");
-}
 
 enum {
 	OPT_WS_MIN = 256,
@@ -72,32 +27,81 @@ enum {
 	OPT_COW_PAGES,
 };
 
-static const struct option options[] = {
-	{"suite", required_argument, NULL, 's'},
-	{"kernel", required_argument, NULL, 'k'},
-	{"backing", required_argument, NULL, 'b'},
-	{"cpu", required_argument, NULL, 'c'},
-	{"out", required_argument, NULL, 'o'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"ws-min", required_argument, NULL, OPT_WS_MIN},
-	{"ws-max", required_argument, NULL, OPT_WS_MAX},
-	{"points-per-octave", required_argument, NULL, OPT_PPO},
-	{"samples", required_argument, NULL, OPT_SAMPLES},
-	{"warmup", required_argument, NULL, OPT_WARMUP},
-	{"sample-ms", required_argument, NULL, OPT_SAMPLE_MS},
-	{"stride", required_argument, NULL, OPT_STRIDE},
-	{"tlb-locality", required_argument, NULL, OPT_TLB_LOCALITY},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"events", required_argument, NULL, 'e'},
-	{"no-pmu", no_argument, NULL, OPT_NO_PMU},
-	{"mode", required_argument, NULL, 'm'},
-	{"guest-page", required_argument, NULL, 'g'},
-	{"size", required_argument, NULL, OPT_SIZE},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"placement", required_argument, NULL, OPT_PLACEMENT},
-	{"cow-pages", required_argument, NULL, OPT_COW_PAGES},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+/* The options of `run`: parser, --help, man page and completion all come from here. */
+static const struct cli_opt run_opts[] = {
+	{"suite", 's', "NAME", "smoke, quick (default) or full; see 'nestbench list suites'", CLI_V_SUITES, NULL},
+	{"kernel", 'k', "K[,K...]", "kernels to run instead of the suite's (see 'nestbench list kernels')",
+	 CLI_V_KERNELS, NULL},
+	{"backing", 'b', "B[,B...]",
+	 "4k, thp, hugetlb-2m, hugetlb-1g (default: all; those that cannot be had are skipped with the reason; "
+	 "named ones must be had)",
+	 CLI_V_BACKINGS, NULL},
+	{"cpu", 'c', "N",
+	 "PU to pin the measuring thread to (default: one without an SMT sibling, preferring the last core)",
+	 CLI_V_WORD, NULL},
+	{"out", 'o', "FILE", "results file (default results/<host>-<UTC time>.json)", CLI_V_FILE, NULL},
+	{"quiet", 'q', NULL, "no progress, no summary table; only the results path", CLI_V_NONE, NULL},
+	{"ws-min", OPT_WS_MIN, "SIZE", "smallest working set (default from the suite, e.g. 16k)", CLI_V_WORD, NULL},
+	{"ws-max", OPT_WS_MAX, "SIZE", "largest working set (default from the suite, capped to fit memory)",
+	 CLI_V_WORD, NULL},
+	{"points-per-octave", OPT_PPO, "N", "sweep density (default from the suite)", CLI_V_WORD, NULL},
+	{"samples", OPT_SAMPLES, "N", "timed samples per measurement (default from the suite)", CLI_V_WORD, NULL},
+	{"warmup", OPT_WARMUP, "N", "warm-up samples per measurement", CLI_V_WORD, NULL},
+	{"sample-ms", OPT_SAMPLE_MS, "MS", "target duration of one sample in milliseconds", CLI_V_WORD, NULL},
+	{"stride", OPT_STRIDE, "SIZE", "chase: distance between elements (default 4k: one per page)", CLI_V_WORD,
+	 NULL},
+	{"tlb-locality", OPT_TLB_LOCALITY, "SIZE", "chase: visit pages in random order within groups of SIZE",
+	 CLI_V_WORD, NULL},
+	{"seed", OPT_SEED, "N", "permutation seed (default 1)", CLI_V_WORD, NULL},
+	{"events", 'e', "LIST",
+	 "PMU events (libpfm4 strings, comma-separated) instead of this CPU's page-walk set (see 'nestbench list "
+	 "events')",
+	 CLI_V_EVENTS, NULL},
+	{"no-pmu", OPT_NO_PMU, NULL, "do not open hardware counters", CLI_V_NONE, NULL},
+	{"mode", 'm', "MODE",
+	 "native (default), vm (the kernels inside a KVM guest of nestbench's own) or both (native and VM "
+	 "measurements interleaved per point); vmexit, vmswitch, guest-shootdown run their guests in vm mode and "
+	 "their native counterparts in native mode",
+	 CLI_V_CHOICE, "native vm both"},
+	{"guest-page", 'g', "P[,P...]",
+	 "vm: guest page sizes 4k, 2m, 1g (default: all; those that cannot be had are skipped with the reason)",
+	 CLI_V_CHOICE, "4k 2m 1g"},
+	{"size", OPT_SIZE, "SIZE[,SIZE...]",
+	 "page-table and context-switch kernels: the region mapped, protected, discarded or forked (a whole "
+	 "number of the backing's pages), or the working set each side touches after every switch (0 = none); "
+	 "default from the suite",
+	 CLI_V_WORD, NULL},
+	{"threads", OPT_THREADS, "N[,N...]",
+	 "shootdown: PUs taking part, the measuring one included; guest-shootdown: vCPUs, one PU each (default "
+	 "1, 2, 4, ... and all PUs this process may use)",
+	 CLI_V_WORD, NULL},
+	{"placement", OPT_PLACEMENT, "P[,P...]", "pipe-proc, pipe-thread: same-pu and/or cross-pu (default both)",
+	 CLI_V_CHOICE, "same-pu cross-pu"},
+	{"cow-pages", OPT_COW_PAGES, "N", "fork-cow: pages the child writes per fork (default: all in the region)",
+	 CLI_V_WORD, NULL},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+};
+
+const struct cli_cmd cli_cmd_run = {
+	.name = "run",
+	.fn = cmd_run,
+	.summary = "run a suite or single kernels and write a results file",
+	.synopsis = "[--suite smoke|quick|full] [--kernel K,...] [--backing B,...]\n"
+		    "[--cpu N] [--out FILE] [--quiet] [--mode native|vm|both]\n"
+		    "[--guest-page 4k,2m,1g] [OPTIONS]",
+	.description = "Run a suite (or single kernels) natively, in micro-VMs of nestbench's own or both, and "
+		       "write a results file.",
+	.opts = run_opts,
+	.notes = "Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
+		 "Progress goes to stderr when it is a terminal; the summary table to stdout.",
+	.exit_status = "0 ok, 1 run-time error (nothing written), 2 usage error.",
+	.examples = (const struct cli_item[]){{"run --suite smoke --out smoke.json", "every kernel at a few sizes"},
+					      {"run --kernel chase,chase-ctl --backing 4k,thp --ws-max 256M",
+					       "the TLB-miss sweep on two backings"},
+					      {"run --mode both --kernel chase --guest-page 4k,2m",
+					       "native and micro-VM chase, interleaved per point"},
+					      {NULL, NULL}},
 };
 
 static int usage_error(const char *msg)
@@ -300,9 +304,11 @@ int cmd_run(int argc, char **argv)
 	unsigned long ppo = 0, samples = 0, warmup = ~0ul, sample_ms = 0, seed = 1, cpu, cow_pages = 0;
 	int rc, c;
 
+	struct cli_parser p;
+	cli_parser_init(&p, &cli_cmd_run);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:k:b:c:o:qe:m:g:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, p.shortopts, p.longopts, NULL)) != -1) {
 		rc = 0;
 		switch (c) {
 		case 's':
@@ -337,7 +343,7 @@ int cmd_run(int argc, char **argv)
 		case OPT_THREADS: rc = parse_threads(&cfg, optarg); break;
 		case OPT_PLACEMENT: rc = parse_placements(&cfg, optarg); break;
 		case OPT_COW_PAGES: rc = uint_arg("cow-pages", optarg, 1, 1ul << 30, &cow_pages); break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 'h': cli_help(stdout, &cli_cmd_run); return EXIT_OK;
 		default:
 			if (optopt && optopt < 256)
 				nb_error_msg("run: unknown option or missing value for '-%c' (see 'nestbench run --help')", optopt);

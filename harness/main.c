@@ -3,51 +3,41 @@
 #include <string.h>
 
 #include "commands.h"
+#include "datadir.h"
 #include "util.h"
 
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-};
-
-static const struct command commands[] = {
-	{"info", cmd_info, "machine, hypervisor, MMU virtualization mode, page pools, topology"},
-	{"list", cmd_list, "kernels, memory backings (usable now or why not), suites"},
-	{"run", cmd_run, "run a suite or single kernels and write a results file"},
-	{"compare", cmd_compare, "ratios with confidence intervals across results files; regression gate"},
-	{"report", cmd_report, "plots (gnuplot), report.md and a self-contained report.html"},
-};
-
-static void usage(FILE *out)
+/* The version, and where the data files come from (an installed tool is asked this first). */
+static int version(void)
 {
-	fprintf(out, "usage: nestbench [--version] [--help] <command> [<args>]\n\n"
-		     "Measure what nested paging (EPT/NPT) costs against native and shadow paging.\n\n"
-		     "commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nRun 'nestbench <command> --help' for the options of one command.\n"
-		     "Exit status: 0 ok, 1 run-time error, 2 usage error, 3 regression found by compare.\n");
+	struct datadir d;
+	int found = !datadir_find(&d);
+	printf("nestbench %s\n", NESTBENCH_VERSION);
+	printf("data directory: %s (%s)\n", d.dir, d.origin);
+	printf("templates: %s\nschema: %s\n", d.templates, d.schema);
+	if (strcmp(d.dir, datadir_compiled()))
+		printf("built for: %s\n", datadir_compiled());
+	if (!found)
+		nb_warn("the data files are missing: `nestbench report` needs the templates (reinstall, or set "
+			"NESTBENCH_DATADIR)");
+	return EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		cli_program_usage(stderr);
 		return EXIT_USAGE;
 	}
 	const char *name = argv[1];
-	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
-		usage(stdout);
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || (!strcmp(name, "help") && argc == 2)) {
+		cli_program_usage(stdout);
 		return EXIT_OK;
 	}
-	if (!strcmp(name, "--version")) {
-		printf("nestbench %s\n", NESTBENCH_VERSION);
-		return EXIT_OK;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(name, commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+	if (!strcmp(name, "--version") || !strcmp(name, "-V"))
+		return version();
+	const struct cli_cmd *c = cli_command_find(name);
+	if (c)
+		return c->fn(argc - 1, argv + 1);
 	nb_error_msg("unknown command '%s' (see 'nestbench --help')", name);
 	return EXIT_USAGE;
 }

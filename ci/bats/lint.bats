@@ -14,7 +14,7 @@ TOP="$BATS_TEST_DIRNAME/../.."
 @test "every shell script passes shellcheck" {
 	cd "$TOP"
 	shopt -s nullglob
-	local files=(ci/*.sh ci/cloud/*.sh .ci/run ci/bats/*.bash ci/bats/*.bats)
+	local files=(ci/*.sh ci/cloud/*.sh .ci/run ci/bats/*.bash ci/bats/*.bats completion/*.bash)
 	run shellcheck -s bash "${files[@]}"
 	assert_success
 }
