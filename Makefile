@@ -40,7 +40,7 @@ LDLIBS    := $(PKG_LIBS) -lpfm -lm -lpthread
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SRC       := $(wildcard harness/*.c bench/*.c analysis/*.c)
+SRC       := $(wildcard harness/*.c harness/linuxguest/*.c bench/*.c analysis/*.c)
 LIB_SRC   := $(filter-out harness/main.c,$(SRC))
 OBJ       := $(SRC:%.c=$(BUILD)/obj/%.o)
 SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o)

@@ -148,6 +148,22 @@ void childguard_kill(pid_t pid)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+int childguard_reap(pid_t pid, int *status)
+{
+	pid_t r;
+	do
+		r = waitpid(pid, status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == pid) {
+		sigset_t old;
+		block_guard_signals(&old);
+		unregister(pid);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	return r == 0 ? 0 : -1;
+}
+
 int childguard_count(void)
 {
 	int n = 0;

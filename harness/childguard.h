@@ -43,6 +43,11 @@ int childguard_wait(pid_t pid, int *status, nb_error *err);
 /* SIGKILL and reap one registered child (no-op for pid <= 0). */
 void childguard_kill(pid_t pid);
 
+/* Has a registered child exited?  1 = reaped (status as waitpid's, and no
+ * longer registered), 0 = still running, -1 = no such child.  Never blocks:
+ * for children that run long (a QEMU guest) under their own deadline. */
+int childguard_reap(pid_t pid, int *status);
+
 /* Number of children registered now (tests). */
 int childguard_count(void);
 

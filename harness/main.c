@@ -35,6 +35,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(name, "--version") || !strcmp(name, "-V"))
 		return version();
+	if (!strcmp(name, "guest-init"))
+		return cmd_guest_init(argc - 1, argv + 1);
 	const struct cli_cmd *c = cli_command_find(name);
 	if (c)
 		return c->fn(argc - 1, argv + 1);
