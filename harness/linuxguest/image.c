@@ -253,7 +253,11 @@ int image_build(const struct image_spec *spec, const char *out, nb_error *err)
 		return -1;
 	static char libs[MAX_LIBS][512], mods[MAX_MODULES][512];
 	size_t nlibs, nmods;
-	if (shared_libs(spec->self, libs, &nlibs, err) ||
+	/* The real path: "/proc/self/exe" would name the loader in its own process. */
+	char self[4096];
+	if (!realpath(spec->self, self))
+		return nb_fail(err, "cannot resolve %s: %s", spec->self, strerror(errno));
+	if (shared_libs(self, libs, &nlibs, err) ||
 	    kvm_modules(spec->modules_root ? spec->modules_root : "/lib/modules", ver, mods, &nmods, err))
 		return -1;
 	if (access(spec->busybox, X_OK))
@@ -272,7 +276,7 @@ int image_build(const struct image_spec *spec, const char *out, nb_error *err)
 	if (!rc)
 		rc = cpio_add_symlink(&c, "/bin/sh", "busybox", err);
 	if (!rc)
-		rc = cpio_add_file(&c, "/bin/nestbench", spec->self, 0755, err);
+		rc = cpio_add_file(&c, "/bin/nestbench", self, 0755, err);
 	for (size_t i = 0; i < nlibs && !rc; i++)
 		rc = cpio_add_file(&c, libs[i], libs[i], 0, err);
 	for (size_t i = 0; i < nmods && !rc; i++)
