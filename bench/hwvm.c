@@ -43,6 +43,10 @@ int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spa
 		return rc;
 	}
 	ctx->guest_built_page_bytes = vm_built_page_bytes(h->vm);
+	if (vm_inject_fault_if_asked(h->vm, ctx->desc->name, err)) {
+		hwvm_close(h);
+		return -1;
+	}
 	/* Guest-mode counters of the vCPU thread; a failure to open is recorded
 	 * by the session itself (no PMU here), never an error of the kernel. */
 	struct pmu_request rq = {.tid = vm_vcpu_tid(h->vm), .guest = 1, .no_software = 1};

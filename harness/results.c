@@ -44,6 +44,25 @@ json_t *results_skipped_measurement(const char *kernel, const char *family, cons
 	return m;
 }
 
+json_t *results_failed_measurement(const char *kernel, const char *family, const char *metric, const char *mode,
+				   json_t *backing, size_t working_set_bytes, int cpu, const char *reason)
+{
+	char why[700];
+	snprintf(why, sizeof(why), "failed: %s", reason);
+	json_t *m = results_skipped_measurement(kernel, family, metric, mode, backing, working_set_bytes, cpu, why);
+	json_object_set_new(m, "failed", json_true());
+	return m;
+}
+
+size_t results_count_failed(const json_t *doc)
+{
+	size_t n = 0, i;
+	const json_t *m;
+	json_array_foreach(json_object_get(doc, "measurements"), i, m)
+		n += json_is_true(json_object_get(m, "failed"));
+	return n;
+}
+
 int results_write(const json_t *doc, const char *path, nb_error *err)
 {
 	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(9));

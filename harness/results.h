@@ -19,6 +19,13 @@ json_t *results_new(json_t *host, json_t *config, const char *timestamp);
 /* A skipped measurement: samples [], summary null, skipped = reason. */
 json_t *results_skipped_measurement(const char *kernel, const char *family, const char *metric, const char *mode,
 				    json_t *backing, size_t working_set_bytes, int cpu, const char *reason);
+/* A cell that was attempted and failed (a guest fault, a watchdog stop, a
+ * VMM error): like a skipped one, with "skipped": "failed: <reason>" and
+ * "failed": true, so the run goes on and its file is still written. */
+json_t *results_failed_measurement(const char *kernel, const char *family, const char *metric, const char *mode,
+				   json_t *backing, size_t working_set_bytes, int cpu, const char *reason);
+/* Measurements of doc marked "failed". */
+size_t results_count_failed(const json_t *doc);
 
 /* Write the document atomically (temporary file + rename) with SIGINT,
  * SIGTERM and SIGHUP held off while it is written, so an interrupt never

@@ -220,6 +220,25 @@ static void add_guest_fields(json_t *m, uint64_t page, uint64_t built)
 	json_object_set_new(m, "mmu_virt_mode", json_string(machine_mmu_virt_mode(NULL, 0)));
 }
 
+/* A VM cell that failed (guest fault, watchdog, VMM error) becomes a
+ * measurement with the reason, and the run goes on: one bad cell must not
+ * lose a long run's data.  The exit status says that some failed. */
+static void fail_vm_cell(struct run_state *rs, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
+			 const struct kernel_options *opt, const char *why)
+{
+	char w[32] = "0";
+	if (ws)
+		format_size(ws, w, sizeof(w));
+	nb_error_msg("vm %s%s%s guest page %s, backing %s, %s: %s", k->name, opt->variant ? " " : "",
+		     opt->variant ? opt->variant : "", run_vm_guest_page_name(opt->guest_page_bytes),
+		     backing_name(buf->kind), w, why);
+	json_t *m = results_failed_measurement(k->name, k->family, k->metric, "vm", buffer_json(buf), ws, cpu, why);
+	if (opt->variant)
+		json_object_set_new(json_object_get(m, "params"), "variant", json_string(opt->variant));
+	add_guest_fields(m, opt->guest_page_bytes, 0);
+	json_array_append_new(json_object_get(rs->doc, "measurements"), m);
+}
+
 static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
 		       const struct kernel_options *opt)
 {
@@ -248,9 +267,13 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		json_decref(m);
 		if (sw)
 			swcount_close(sw);
-		if (rc < 0) {
+		if (rc < 0 && !opt->in_vm) {
 			nb_error_msg("%s", err.msg);
 			return -1;
+		}
+		if (rc < 0) {
+			fail_vm_cell(rs, k, buf, ws, cpu, opt, err.msg);
+			return 0;
 		}
 		json_t *sk = results_skipped_measurement(k->name, k->family, k->metric, mode, buffer_json(buf), ws, cpu,
 							 err.msg);
@@ -308,6 +331,10 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		json_decref(m);
 		if (sw)
 			swcount_close(sw);
+		if (opt->in_vm) {
+			fail_vm_cell(rs, k, buf, ws, cpu, opt, err.msg);
+			return 0;
+		}
 		nb_error_msg("%s %s %zu: %s", k->name, backing_name(buf->kind), ws, err.msg);
 		return -1;
 	}
@@ -764,6 +791,12 @@ int run_execute(struct run_config *cfg)
 		run_vm_print_summary(stdout, rs.doc);
 	}
 	printf("results: %s\n", out);
+	size_t failed = results_count_failed(rs.doc);
 	json_decref(rs.doc);
+	if (failed) {
+		nb_error_msg("%zu cell%s failed (their reasons are in the results file, \"failed\": true); exit status %d",
+			     failed, failed == 1 ? "" : "s", EXIT_CELLS_FAILED);
+		return EXIT_CELLS_FAILED;
+	}
 	return EXIT_OK;
 }

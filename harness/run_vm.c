@@ -87,6 +87,15 @@ static void skip_one(json_t *ms, const char *kernel, const char *family, const c
 	json_array_append_new(ms, m);
 }
 
+/* A cell that was attempted and failed (the guest stopped): recorded, the run goes on. */
+static void fail_one(json_t *ms, const char *kernel, const char *family, const char *metric, json_t *backing,
+		     size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
+{
+	json_t *m = results_failed_measurement(kernel, family, metric, "vm", backing, ws, cpu, why);
+	add_vm_fields(m, page, 0, mmu);
+	json_array_append_new(ms, m);
+}
+
 static const char *mmu_mode(char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", machine_mmu_virt_mode(NULL, 0));
@@ -164,10 +173,15 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 		int rc = vm_create(&g->vm, &vc, &gerr);
 		g->create_ns = now_ns() - t0;
 		if (rc) {
-			skip_config(rv, page, gerr.msg, ms, g->region);
-			if (rc < 0)
+			if (rc < 0) {
 				nb_error_msg("vm guest page %s, backing %s: %s", run_vm_guest_page_name(page),
 					     backing_name(buf->kind), gerr.msg);
+				for (size_t i = 0; i < cfg->nkernels; i++)
+					fail_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
+						 buffer_json(g->region), 0, cpu, page, rv->mmu_mode, gerr.msg);
+			} else {
+				skip_config(rv, page, gerr.msg, ms, g->region);
+			}
 			if (g->have_own)
 				buffer_free(&g->own);
 			continue;
@@ -229,7 +243,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	const struct run_config *cfg = rv->cfg;
 	uint64_t stride = 0;
 	if (g->failed) {
-		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 g->why);
 		return;
 	}
@@ -265,12 +279,13 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	nb_error werr = {{0}};
 	uint64_t wargs[] = {st.cursor, 2 * elements};
 	struct vm_reply wr;
-	if (vm_command(g->vm, NB_CMD_CHASE, wargs, 2, 10 + (double)elements * 1e-4, &wr, &werr)) {
+	if (vm_inject_fault_if_asked(g->vm, k->name, &werr) ||
+	    vm_command(g->vm, NB_CMD_CHASE, wargs, 2, 10 + (double)elements * 1e-4, &wr, &werr)) {
 		g->failed = 1;
-		snprintf(g->why, sizeof(g->why), "guest failed: %s", werr.msg);
+		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", werr.msg);
 		nb_error_msg("vm %s guest page %s, backing %s, %zu bytes: %s", k->name, run_vm_guest_page_name(g->page),
 			     backing_name(rv->kind), ws, g->why);
-		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 g->why);
 		free(st.host_ns);
 		return;
@@ -309,10 +324,10 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		if (pmu)
 			pmu_session_close(pmu);
 		g->failed = 1;
-		snprintf(g->why, sizeof(g->why), "guest failed: %s", st.host_ns ? err.msg : "out of memory");
+		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", st.host_ns ? err.msg : "out of memory");
 		nb_error_msg("vm %s guest page %s, backing %s, %zu bytes: %s", k->name, run_vm_guest_page_name(g->page),
 			     backing_name(rv->kind), ws, g->why);
-		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 g->why);
 		free(st.host_ns);
 		return;
@@ -384,7 +399,7 @@ static void guest_kernel_figure(struct run_vm *rv, struct guest_vm *g, const str
 	size_t ws = (size_t)(k->ops * (k->op == NB_CMD_CTXSW ? 4096 : g->page));
 	json_t *bk = buffer_json(g->region);
 	if (g->failed) {
-		skip_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
+		fail_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
 		return;
 	}
 	if (k->needs_pcid && !vm_has_pcid(g->vm)) {
@@ -406,10 +421,10 @@ static void guest_kernel_figure(struct run_vm *rv, struct guest_vm *g, const str
 	}
 	if (rc) {
 		g->failed = 1;
-		snprintf(g->why, sizeof(g->why), "guest failed: %s", err.msg);
+		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", err.msg);
 		nb_error_msg("vm %s guest page %s, backing %s: %s", k->name, run_vm_guest_page_name(g->page),
 			     backing_name(rv->kind), err.msg);
-		skip_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
+		fail_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
 		free(total);
 		free(kern);
 		return;

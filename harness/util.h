@@ -17,7 +17,8 @@ enum {
 	EXIT_OK = 0,
 	EXIT_RUNTIME = 1,   /* the run could not be done: environment, I/O, resources */
 	EXIT_USAGE = 2,     /* bad command line */
-	EXIT_REGRESSION = 3 /* compare --threshold found a significant slowdown */
+	EXIT_REGRESSION = 3, /* compare --threshold found a significant slowdown */
+	EXIT_CELLS_FAILED = 4 /* run: the results file is written, but some cells failed (see their "skipped") */
 };
 
 typedef struct nb_error {

@@ -1003,6 +1003,18 @@ const char *vm_last_message(const struct vm *vm)
 	return vm->last_msg;
 }
 
+int vm_inject_fault_if_asked(struct vm *vm, const char *kernel, nb_error *err)
+{
+	const char *want = getenv("NESTBENCH_INJECT_GUEST_FAULT");
+	if (!want || strcmp(want, kernel))
+		return 0;
+	uint64_t args[] = {NB_FAULT_VA};
+	if (vm_command(vm, NB_CMD_FAULT, args, 1, 10, NULL, err) == 0)
+		return nb_fail(err, "vm: NESTBENCH_INJECT_GUEST_FAULT: the guest read 0x%llx without faulting",
+			       (unsigned long long)NB_FAULT_VA);
+	return -1;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)

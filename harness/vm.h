@@ -102,6 +102,14 @@ int vm_has_pcid(const struct vm *vm);
 /* The payload's last PRINT/ABORT text ("" if none). */
 const char *vm_last_message(const struct vm *vm);
 
+/* Testing hook: when the environment variable NESTBENCH_INJECT_GUEST_FAULT
+ * names `kernel`, make the guest read an unmapped address at CPL3 (a real
+ * guest page fault, which the payload reports as an abort): the VM is then
+ * dead and -1 returned with the guest's message, as with any guest failure.
+ * 0 otherwise.  How the tests prove that a failing VM cell never throws a
+ * run away. */
+int vm_inject_fault_if_asked(struct vm *vm, const char *kernel, nb_error *err);
+
 /* Stop the vCPU thread, close every descriptor, unmap guest memory.  NULL is fine. */
 void vm_destroy(struct vm *vm);
 
