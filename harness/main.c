@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{"run", cmd_run, "run a suite or single kernels and write a results file"},
 	{"compare", cmd_compare, "ratios with confidence intervals across results files; regression gate"},
 	{"report", cmd_report, "plots (gnuplot), report.md and a self-contained report.html"},
+	{"cleanup", cmd_cleanup, "give back hugepages left by runs that did not finish"},
 };
 
 static void usage(FILE *out)
