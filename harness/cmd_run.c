@@ -318,7 +318,11 @@ int cmd_run(int argc, char **argv)
 			rc = uint_arg("cpu", optarg, 0, 65535, &cpu);
 			cfg.cpu = (int)cpu;
 			break;
-		case 'o': cfg.out = optarg; break;
+		case 'o':
+			cfg.out = optarg;
+			if (!*optarg)
+				rc = usage_error("--out needs a file name");
+			break;
 		case 'q': cfg.quiet = 1; break;
 		case 'm': rc = parse_mode(&cfg, optarg); break;
 		case 'g': guest_pages = optarg; break;
