@@ -223,6 +223,18 @@ static int parse_timing(struct vctx *v, struct res_file *rf)
 	return 0;
 }
 
+/* 0, or within [RES_MIN_VALUE, RES_MAX_VALUE]. */
+static int value_in_range(double x)
+{
+	return x == 0 || (x >= RES_MIN_VALUE && x <= RES_MAX_VALUE);
+}
+
+static int range_bad(struct vctx *v, const char *path, double x)
+{
+	return bad(v, path, "%g is not a value a measurement can have (0, or %g to %g)", x, RES_MIN_VALUE,
+		   RES_MAX_VALUE);
+}
+
 static int parse_summary(struct vctx *v, const json_t *s, const char *path, struct res_summary *out)
 {
 	struct {
@@ -231,9 +243,17 @@ static int parse_summary(struct vctx *v, const json_t *s, const char *path, stru
 	} f[] = {{"median", &out->median}, {"min", &out->min},     {"mean", &out->mean},
 		 {"stddev", &out->stddev}, {"cv", &out->cv},       {"ci95_low", &out->ci95_low},
 		 {"ci95_high", &out->ci95_high}};
-	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
 		if (get_num(v, s, path, f[i].key, 1, 0, 0, f[i].dst))
 			return -1;
+		/* stddev and cv may be rounding-small; only their size is bounded. */
+		int spread = f[i].dst == &out->stddev || f[i].dst == &out->cv;
+		if (spread ? *f[i].dst > RES_MAX_VALUE : !value_in_range(*f[i].dst)) {
+			char full[200];
+			snprintf(full, sizeof(full), "%s.%s", path, f[i].key);
+			return range_bad(v, full, *f[i].dst);
+		}
+	}
 	return 0;
 }
 
@@ -399,9 +419,11 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 		for (size_t i = 0; i < n; i++) {
 			const json_t *s = json_array_get(samples, i);
 			double d = json_number_value(s);
-			if (!json_is_number(s) || !isfinite(d) || d < 0) {
+			if (!json_is_number(s) || !isfinite(d) || d < 0 || !value_in_range(d)) {
 				char ps[128];
 				snprintf(ps, sizeof(ps), "%s[%zu]", p, i);
+				if (json_is_number(s) && isfinite(d) && d > 0)
+					return range_bad(v, ps, d);
 				return bad(v, ps, "expected a finite number >= 0");
 			}
 			rm->samples[i] = d;
@@ -456,12 +478,16 @@ static int parse_points(struct vctx *v, const json_t *derived, const char *key, 
 			    get_num(v, e, p, "ns_before", 1, 0, -INFINITY, &d->lo))
 				return -1;
 			d->hi = d->lo;
+			if (fabs(d->y) > RES_MAX_VALUE || fabs(d->lo) > RES_MAX_VALUE)
+				return bad(v, p, "ns_after or ns_before beyond %g in size", RES_MAX_VALUE);
 		} else {
 			/* translation may be slightly negative (noise): no minimum */
 			if (get_num(v, e, p, "ns_per_access", 1, 0, -INFINITY, &d->y) ||
 			    get_num(v, e, p, "ci95_low", 1, 0, -INFINITY, &d->lo) ||
 			    get_num(v, e, p, "ci95_high", 1, 0, -INFINITY, &d->hi))
 				return -1;
+			if (fabs(d->y) > RES_MAX_VALUE || fabs(d->lo) > RES_MAX_VALUE || fabs(d->hi) > RES_MAX_VALUE)
+				return bad(v, p, "ns_per_access or its interval beyond %g in size", RES_MAX_VALUE);
 		}
 	}
 	return 0;
