@@ -77,6 +77,7 @@ pool_run() {
 	# The next run says so too, and leaves those pages alone.
 	run --separate-stderr pool_run "$BATS_TEST_TMPDIR/next.json" 5
 	assert_success
+	# shellcheck disable=SC2154 # set by run --separate-stderr
 	[[ "$stderr" == *"left by a run that did not finish (pid $pid, gone)"* ]] || fail "next run was silent: $stderr"
 
 	run "$NB" cleanup

@@ -19,14 +19,14 @@ slow_templates() {
 }
 
 interrupt_report() {
-	local sig=$1 want=$2 pid rc=0 i
+	local sig=$1 want=$2 pid rc=0
 	slow_templates
 	# A background job of a non-interactive shell starts with SIGINT
 	# ignored; give it the default disposition a terminal job would have.
 	env --default-signal=INT "$NB" report "$FX/baseline.json" --templates "$T/slow" --out "$T/rep" \
 		>/dev/null 2>&1 &
 	pid=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		pgrep -f "$T/slow/sweep.gp" >/dev/null && break
 		sleep 0.1
 	done
