@@ -670,7 +670,9 @@ int cmd_report(int argc, char **argv)
 		nb_error_msg("report: %s", err.msg);
 		goto done;
 	}
-	printf("report: %s/report.html (and report.md, %zu plots as SVG and PNG)\n", out, r->nplots);
+	fputs("report: ", stdout);
+	fputs_visible(out, stdout);
+	printf("/report.html (and report.md, %zu plots as SVG and PNG)\n", r->nplots);
 	if (r->gnuplot_warnings)
 		nb_warn("report: gnuplot printed %d warning line(s), shown above", r->gnuplot_warnings);
 	rc = EXIT_OK;
