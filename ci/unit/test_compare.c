@@ -24,7 +24,7 @@ static const char doc_fmt[] =
 	"\"topology\":{}},"
 	"\"config\":{\"suite\":null,\"kernels\":[],\"backings\":[],\"samples\":5,\"warmup_samples\":0,"
 	"\"target_sample_ns\":1,\"command_line\":[]},"
-	"\"timing\":{\"clock\":\"tsc\",\"tsc_ticks_per_ns\":1.0,\"timer_overhead_ticks\":0},"
+	"\"timing\":{\"clock\":\"tsc\",\"tsc_ticks_per_ns\":1.0,\"timer_overhead_ticks\":0,\"loop_overhead_ns_per_access\":0},"
 	"\"measurements\":[%s],\"derived\":{\"translation\":[],\"knees\":[]}}";
 
 static const char meas_fmt[] =
