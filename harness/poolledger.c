@@ -38,6 +38,11 @@ int ledger_open(nb_error *err)
 		return lock_fd;
 	if (mkdir(dir_path, 0755) != 0 && errno != EEXIST)
 		return nb_fail(err, "cannot create %s to record hugetlb pool changes: %s", dir_path, strerror(errno));
+	/* Root writes records here: it must be a real directory of our own,
+	 * not a symlink or a directory someone else planted. */
+	struct stat st;
+	if (lstat(dir_path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		return nb_fail(err, "%s is not a directory owned by this user and writable only by it; remove it", dir_path);
 	char path[300];
 	snprintf(path, sizeof(path), "%s/lock", dir_path);
 	/* O_NOFOLLOW: a planted symlink must not make root create files elsewhere. */
