@@ -38,12 +38,24 @@ static const char *vtype_name(enum vtype t)
 	return names[t];
 }
 
+/* Characters (code points) of a string, as JSON Schema's maxLength counts
+ * them: jansson's strings are valid UTF-8, so every byte that is not a
+ * continuation byte starts one. */
+static size_t str_chars(const json_t *j)
+{
+	const char *s = json_string_value(j);
+	size_t n = 0, len = json_string_length(j);
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
 static int type_ok(const json_t *j, enum vtype t)
 {
 	switch (t) {
 	case V_OBJ: return json_is_object(j);
 	case V_ARR: return json_is_array(j);
-	case V_STR: return json_is_string(j) && json_string_length(j) <= RES_MAX_STRING;
+	case V_STR: return json_is_string(j) && str_chars(j) <= RES_MAX_STRING;
 	case V_INT: return json_is_integer(j);
 	case V_NUM: return json_is_number(j) && isfinite(json_number_value(j));
 	case V_BOOL: return json_is_boolean(j);
@@ -69,7 +81,7 @@ static int get(struct vctx *v, const json_t *obj, const char *path, const char *
 	}
 	if (!type_ok(j, t)) {
 		if (t == V_STR && json_is_string(j))
-			return bad(v, full, "string longer than %u bytes", RES_MAX_STRING);
+			return bad(v, full, "string longer than %u characters", RES_MAX_STRING);
 		return bad(v, full, "expected %s%s", vtype_name(t), nullable ? " or null" : "");
 	}
 	*out = j;
@@ -148,7 +160,7 @@ static int check_string_array(struct vctx *v, const json_t *arr, const char *pat
 		if (!type_ok(s, V_STR)) {
 			char full[200];
 			snprintf(full, sizeof(full), "%s[%zu]", path, i);
-			return bad(v, full, "expected a string of at most %u bytes", RES_MAX_STRING);
+			return bad(v, full, "expected a string of at most %u characters", RES_MAX_STRING);
 		}
 	}
 	return 0;

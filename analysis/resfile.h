@@ -21,7 +21,7 @@
 #define RES_MAX_FILE_BYTES (256u << 20)
 #define RES_MAX_MEASUREMENTS 100000u
 #define RES_MAX_SAMPLES 1000000u
-#define RES_MAX_STRING 4096u
+#define RES_MAX_STRING 4096u /* characters, as the schema's maxLength */
 #define RES_MAX_DERIVED 100000u
 /* A sample or summary value is 0 or between these (ns per operation: from
  * a picosecond-scale fraction to days).  Outside them a value cannot come

@@ -33,7 +33,7 @@ def main():
                 doc = json.load(f)
             errors = list(validator.iter_errors(doc))
             schema_ok = not errors
-            r = subprocess.run([nb, "compare", path, path], capture_output=True, text=True)
+            r = subprocess.run([nb, "compare", path, path], capture_output=True, text=True, errors="replace")
             reader_ok = r.returncode != 1
             total += 1
             # The seeds are valid results files: both must accept them.

@@ -27,7 +27,8 @@ import sys
 # By the type of the value replaced: a different type, null, and the edges.
 NUMBER = [("null", None), ("a string", "x"), ("true", True), ("a negative number", -1), ("zero", 0),
           ("a fraction", 0.5), ("1e308", 1e308), ("5e-324", 5e-324)]
-STRING = [("null", None), ("an empty string", ""), ("an integer", 7), ("an unknown word", "zz-unknown")]
+STRING = [("null", None), ("an empty string", ""), ("an integer", 7), ("an unknown word", "zz-unknown"),
+          ("4097 characters", "x" * 4097), ("4096 two-byte characters", "\u00e9" * 4096)]
 OTHER = [("null", None), ("a string", "x"), ("an integer", 7), ("an empty array", []), ("an empty object", {})]
 
 
