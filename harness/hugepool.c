@@ -282,8 +282,9 @@ static int grow_locked(struct pool *p, const char *label, const char *path, size
 	unsigned long long start = ledger_proc_start(self);
 	/* Record first: a run killed right after growing the pool has still
 	 * said so. */
-	if (ledger_write(self, start, p->page_bytes / 1024, p->grown + (want - st.total), err) != 0)
-		return nb_skip(err, "cannot record the growth of the %s hugetlb pool: %s", label, err->msg);
+	nb_error lerr;
+	if (ledger_write(self, start, p->page_bytes / 1024, p->grown + (want - st.total), &lerr) != 0)
+		return nb_skip(err, "cannot record the growth of the %s hugetlb pool: %s", label, lerr.msg);
 	hugepool_path(p->page_bytes, "nr_hugepages", p->path, sizeof(p->path));
 	hugepool_path(p->page_bytes, "surplus_hugepages", p->surplus_path, sizeof(p->surplus_path));
 	ledger_record_path(self, p->page_bytes / 1024, p->record, sizeof(p->record));
@@ -319,9 +320,8 @@ static int grow_locked(struct pool *p, const char *label, const char *path, size
 		shrink_pool(p->path, p->surplus_path, grown);
 		p->grown -= grown;
 	}
-	nb_error werr2;
-	if (ledger_write(self, start, p->page_bytes / 1024, p->grown, &werr2) != 0 && rc == 0)
-		nb_warn("%s", werr2.msg);
+	if (ledger_write(self, start, p->page_bytes / 1024, p->grown, &lerr) != 0 && rc == 0)
+		nb_warn("%s", lerr.msg);
 	if (p->grown == 0)
 		p->changed = 0;
 	return rc;
