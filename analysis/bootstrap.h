@@ -2,7 +2,10 @@
  *
  * Method (percentile bootstrap): the two sample sets are resampled
  * independently with replacement, `iters` times; each round gives
- * median(B*) / median(A*).  The 95% interval is the 2.5th and 97.5th
+ * median(B*) / median(A*).  A resample's median is drawn directly from its
+ * exact distribution (an order statistic of uniforms, bootstrap.c) instead
+ * of drawing and sorting n values, so the cost is O(n log n) once plus
+ * O(iters), whatever the number of samples.  The 95% interval is the 2.5th and 97.5th
  * percentile of those ratios (linear interpolation between order
  * statistics, "type 7").  The point estimate is median(B) / median(A) of the
  * samples themselves.  The difference is significant when the interval

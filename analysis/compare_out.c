@@ -117,7 +117,7 @@ static void print_text(FILE *out, const struct res_file *files, size_t n, const 
 				r->ci.median_a, l, r->ci.median_b, r->ci.ratio, r->ci.lo, r->ci.hi, sig_word(r),
 				r->regression ? "  REGRESSION" : "");
 		else
-			fprintf(out, "        %s: no ratio\n", buf);
+			fprintf(out, "        %s: ratio n/a\n", buf);
 		if (r->why[0])
 			fprintf(out, "        note: %s\n", r->why);
 	}

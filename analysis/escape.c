@@ -58,6 +58,12 @@ void esc_text_buf(char *buf, size_t len, const char *s)
 		return;
 	for (; *s && i + 1 < len; s++)
 		buf[i++] = is_control((unsigned char)*s) ? '?' : *s;
+	/* Cut short: never in the middle of a UTF-8 character. */
+	if (*s && ((unsigned char)*s & 0xc0) == 0x80)
+		while (i > 0 && ((unsigned char)buf[i - 1] & 0xc0) == 0x80)
+			i--;
+	if (*s && i > 0 && ((unsigned char)buf[i - 1] & 0xc0) == 0xc0)
+		i--;
 	buf[i] = '\0';
 }
 

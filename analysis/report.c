@@ -17,6 +17,7 @@
 #include "gnuplot.h"
 #include "match.h"
 #include "plotdata.h"
+#include "reportdir.h"
 #include "resfile.h"
 
 #define MAX_WS 8
@@ -109,7 +110,13 @@ static int draw(struct report *r, const char *tmpl, const char *name, const char
 		struct gp_vars v = *extra;
 		gp_var_str(&v, "fmt", fmts[i]);
 		gp_var_str(&v, "name", name);
+		if (reportdir_interrupted())
+			return nb_fail(err, "interrupted");
 		if (gp_run(r->outdir, path, &v, warn, sizeof(warn), err))
+			return -1;
+		char file[96];
+		snprintf(file, sizeof(file), "%s.%s", name, fmts[i]);
+		if (gp_check_output(r->dirfd, file, err))
 			return -1;
 		for (char *line = strtok(warn, "\n"); line; line = strtok(NULL, "\n")) {
 			if (!*line)
@@ -613,6 +620,9 @@ int cmd_report(int argc, char **argv)
 		nb_error_msg("report: --out needs a directory name");
 		return EXIT_USAGE;
 	}
+	/* Before gnuplot can be started: childguard chains to this handler. */
+	reportdir_catch_signals();
+	struct reportdir rd = {.fd = -1};
 	size_t n = (size_t)(argc - optind);
 	struct res_file *files = calloc(n, sizeof(*files));
 	struct report *r = calloc(1, sizeof(*r));
@@ -637,15 +647,14 @@ int cmd_report(int argc, char **argv)
 			     "NESTBENCH_TEMPLATES (`nestbench --version` says where they were expected)");
 		goto done;
 	}
-	if (mkdir_parents(out, 0755) != 0) {
-		nb_error_msg("report: cannot create %s: %s", out, strerror(errno));
+	/* Everything is written into a temporary directory beside out and
+	 * moved into place only when complete (reportdir.h). */
+	if (reportdir_begin(&rd, out, &err)) {
+		nb_error_msg("report: %s", err.msg);
 		goto done;
 	}
-	r->dirfd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r->dirfd < 0) {
-		nb_error_msg("report: cannot open %s: %s", out, strerror(errno));
-		goto done;
-	}
+	r->dirfd = rd.fd;
+	r->outdir = rd.tmp;
 	r->cs = (struct cmp_settings){.threshold_pct = -1, .iters = BOOT_DEFAULT_ITERS, .seed = BOOT_DEFAULT_SEED};
 	if (n > 1 && compare_files(files, n, -1, r->cs.iters, r->cs.seed, &r->cmp, &err)) {
 		nb_error_msg("report: %s", err.msg);
@@ -659,19 +668,27 @@ int cmd_report(int argc, char **argv)
 		nb_error_msg("report: %s", err.msg);
 		goto done;
 	}
-	printf("report: %s/report.html (and report.md, %zu plots as SVG and PNG)\n", out, r->nplots);
+	if (reportdir_interrupted())
+		goto done;
+	r->dirfd = -1; /* closed by the commit */
+	if (reportdir_commit(&rd, &err)) {
+		nb_error_msg("report: %s", err.msg);
+		goto done;
+	}
+	fputs("report: ", stdout);
+	fputs_visible(out, stdout);
+	printf("/report.html (and report.md, %zu plots as SVG and PNG)\n", r->nplots);
 	if (r->gnuplot_warnings)
 		nb_warn("report: gnuplot printed %d warning line(s), shown above", r->gnuplot_warnings);
 	rc = EXIT_OK;
 done:
-	if (r) {
+	reportdir_abort(&rd); /* nothing new is left behind on failure */
+	if (r)
 		comparison_free(&r->cmp);
-		if (r->dirfd >= 0)
-			close(r->dirfd);
-	}
 	for (size_t i = 0; i < loaded; i++)
 		res_free(&files[i]);
 	free(files);
 	free(r);
+	reportdir_reraise(); /* interrupted: die of the signal, as before */
 	return rc;
 }

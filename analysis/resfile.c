@@ -38,12 +38,24 @@ static const char *vtype_name(enum vtype t)
 	return names[t];
 }
 
+/* Characters (code points) of a string, as JSON Schema's maxLength counts
+ * them: jansson's strings are valid UTF-8, so every byte that is not a
+ * continuation byte starts one. */
+static size_t str_chars(const json_t *j)
+{
+	const char *s = json_string_value(j);
+	size_t n = 0, len = json_string_length(j);
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
 static int type_ok(const json_t *j, enum vtype t)
 {
 	switch (t) {
 	case V_OBJ: return json_is_object(j);
 	case V_ARR: return json_is_array(j);
-	case V_STR: return json_is_string(j) && json_string_length(j) <= RES_MAX_STRING;
+	case V_STR: return json_is_string(j) && str_chars(j) <= RES_MAX_STRING;
 	case V_INT: return json_is_integer(j);
 	case V_NUM: return json_is_number(j) && isfinite(json_number_value(j));
 	case V_BOOL: return json_is_boolean(j);
@@ -69,7 +81,7 @@ static int get(struct vctx *v, const json_t *obj, const char *path, const char *
 	}
 	if (!type_ok(j, t)) {
 		if (t == V_STR && json_is_string(j))
-			return bad(v, full, "string longer than %u bytes", RES_MAX_STRING);
+			return bad(v, full, "string longer than %u characters", RES_MAX_STRING);
 		return bad(v, full, "expected %s%s", vtype_name(t), nullable ? " or null" : "");
 	}
 	*out = j;
@@ -148,7 +160,7 @@ static int check_string_array(struct vctx *v, const json_t *arr, const char *pat
 		if (!type_ok(s, V_STR)) {
 			char full[200];
 			snprintf(full, sizeof(full), "%s[%zu]", path, i);
-			return bad(v, full, "expected a string of at most %u bytes", RES_MAX_STRING);
+			return bad(v, full, "expected a string of at most %u characters", RES_MAX_STRING);
 		}
 	}
 	return 0;
@@ -211,16 +223,29 @@ static int parse_timing(struct vctx *v, struct res_file *rf)
 {
 	json_t *t;
 	const char *clock;
-	double d;
+	double d, d2;
 	long long x;
 	static const char *const clocks[] = {"tsc", NULL};
 	if (get(v, rf->root, "", "timing", V_OBJ, 1, 0, &t) || get_enum(v, t, "timing", "clock", clocks, &clock) ||
 	    get_num(v, t, "timing", "tsc_ticks_per_ns", 1, 0, 0, &d) ||
-	    get_int(v, t, "timing", "timer_overhead_ticks", 1, 0, 0, &x))
+	    get_int(v, t, "timing", "timer_overhead_ticks", 1, 0, 0, &x) ||
+	    get_num(v, t, "timing", "loop_overhead_ns_per_access", 1, 0, 0, &d2))
 		return -1;
 	if (d <= 0)
 		return bad(v, "timing.tsc_ticks_per_ns", "must be greater than 0");
 	return 0;
+}
+
+/* 0, or within [RES_MIN_VALUE, RES_MAX_VALUE]. */
+static int value_in_range(double x)
+{
+	return x == 0 || (x >= RES_MIN_VALUE && x <= RES_MAX_VALUE);
+}
+
+static int range_bad(struct vctx *v, const char *path, double x)
+{
+	return bad(v, path, "%g is not a value a measurement can have (0, or %g to %g)", x, RES_MIN_VALUE,
+		   RES_MAX_VALUE);
 }
 
 static int parse_summary(struct vctx *v, const json_t *s, const char *path, struct res_summary *out)
@@ -231,9 +256,17 @@ static int parse_summary(struct vctx *v, const json_t *s, const char *path, stru
 	} f[] = {{"median", &out->median}, {"min", &out->min},     {"mean", &out->mean},
 		 {"stddev", &out->stddev}, {"cv", &out->cv},       {"ci95_low", &out->ci95_low},
 		 {"ci95_high", &out->ci95_high}};
-	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
 		if (get_num(v, s, path, f[i].key, 1, 0, 0, f[i].dst))
 			return -1;
+		/* stddev and cv may be rounding-small; only their size is bounded. */
+		int spread = f[i].dst == &out->stddev || f[i].dst == &out->cv;
+		if (spread ? *f[i].dst > RES_MAX_VALUE : !value_in_range(*f[i].dst)) {
+			char full[200];
+			snprintf(full, sizeof(full), "%s.%s", path, f[i].key);
+			return range_bad(v, full, *f[i].dst);
+		}
+	}
 	return 0;
 }
 
@@ -265,13 +298,13 @@ static int parse_pmu(struct vctx *v, const json_t *m, const char *path, struct r
 	json_t *pmu, *j, *derived;
 	const char *s;
 	char p[160];
-	if (get(v, m, path, "pmu", V_OBJ, 0, 1, &pmu))
+	if (get(v, m, path, "pmu", V_OBJ, 0, 0, &pmu))
 		return -1;
 	if (!pmu)
 		return 0;
 	snprintf(p, sizeof(p), "%s.pmu", path);
 	if (get(v, pmu, p, "available", V_BOOL, 1, 0, &j) || get_str(v, pmu, p, "reason", 0, 1, &s) ||
-	    get(v, pmu, p, "events", V_ARR, 0, 1, &j))
+	    get(v, pmu, p, "events", V_ARR, 0, 0, &j))
 		return -1;
 	if (j) {
 		char pe[180];
@@ -279,7 +312,7 @@ static int parse_pmu(struct vctx *v, const json_t *m, const char *path, struct r
 		if (json_array_size(j) > 1000)
 			return bad(v, pe, "array of %zu entries exceeds the limit of 1000", json_array_size(j));
 	}
-	if (get(v, pmu, p, "derived", V_OBJ, 0, 1, &derived))
+	if (get(v, pmu, p, "derived", V_OBJ, 0, 0, &derived))
 		return -1;
 	if (derived) {
 		const char *k;
@@ -305,7 +338,7 @@ static int parse_counters(struct vctx *v, const json_t *m, const char *path, str
 	json_t *c, *val;
 	const char *k;
 	char p[160];
-	if (get(v, m, path, "counters", V_OBJ, 0, 1, &c))
+	if (get(v, m, path, "counters", V_OBJ, 0, 0, &c))
 		return -1;
 	if (!c)
 		return 0;
@@ -322,10 +355,42 @@ static int parse_counters(struct vctx *v, const json_t *m, const char *path, str
 	return 0;
 }
 
+/* alt_metrics: {unit: {median, ci95_low, ci95_high}}, values as a summary's. */
+static int parse_alt_metrics(struct vctx *v, const json_t *m, const char *path)
+{
+	json_t *alt, *val;
+	const char *unit;
+	char p[160];
+	if (get(v, m, path, "alt_metrics", V_OBJ, 0, 0, &alt))
+		return -1;
+	if (!alt)
+		return 0;
+	if (json_object_size(alt) > 100)
+		return bad(v, path, "alt_metrics has more than 100 entries");
+	json_object_foreach(alt, unit, val) {
+		static const char *const keys[] = {"median", "ci95_low", "ci95_high"};
+		snprintf(p, sizeof(p), "%s.alt_metrics.%.40s", path, unit);
+		if (!json_is_object(val))
+			return bad(v, p, "expected {median, ci95_low, ci95_high}");
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			double d;
+			if (get_num(v, val, p, keys[i], 1, 0, 0, &d))
+				return -1;
+			if (!value_in_range(d)) {
+				char full[200];
+				snprintf(full, sizeof(full), "%s.%s", p, keys[i]);
+				return range_bad(v, full, d);
+			}
+		}
+	}
+	return 0;
+}
+
 static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct res_meas *rm)
 {
 	char path[64], p[96];
 	json_t *backing, *gp, *samples, *summary, *j;
+	const char *vm;
 	long long x;
 	snprintf(path, sizeof(path), "measurements[%zu]", idx);
 	rm->index = idx;
@@ -339,7 +404,8 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 	if (get_enum(v, backing, p, "requested", backing_names, &rm->backing) ||
 	    get_int(v, backing, p, "requested_page_bytes", 0, 0, 4096, &rm->requested_page_bytes) ||
 	    get_int(v, backing, p, "verified_page_bytes", 0, 1, 4096, &rm->verified_page_bytes) ||
-	    get_num(v, backing, p, "coverage", 0, 1, 0, &rm->coverage))
+	    get_num(v, backing, p, "coverage", 0, 1, 0, &rm->coverage) ||
+	    get_str(v, backing, p, "verify_method", 0, 0, &vm))
 		return -1;
 	if (rm->coverage > 1)
 		return bad(v, p, "coverage %g is above 1", rm->coverage);
@@ -349,12 +415,12 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 	rm->has_ws = x >= 0;
 	rm->working_set_bytes = x > 0 ? (uint64_t)x : 0;
 	rm->guest_built_page_bytes = -1;
-	if (get(v, m, path, "guest_page", V_OBJ, 0, 1, &gp))
+	if (get(v, m, path, "guest_page", V_OBJ, 0, 0, &gp))
 		return -1;
 	if (gp) {
 		snprintf(p, sizeof(p), "%s.guest_page", path);
 		if (get_enum(v, gp, p, "requested", guest_page_names, &rm->guest_page) ||
-		    get_int(v, gp, p, "built_page_bytes", 0, 1, 4096, &rm->guest_built_page_bytes))
+		    get_int(v, gp, p, "built_page_bytes", 1, 1, 4096, &rm->guest_built_page_bytes))
 			return -1;
 	}
 	if (get_int(v, m, path, "cpu", 1, 1, 0, &x) || get_str(v, m, path, "metric", 1, 0, &rm->metric))
@@ -399,9 +465,11 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 		for (size_t i = 0; i < n; i++) {
 			const json_t *s = json_array_get(samples, i);
 			double d = json_number_value(s);
-			if (!json_is_number(s) || !isfinite(d) || d < 0) {
+			if (!json_is_number(s) || !isfinite(d) || d < 0 || !value_in_range(d)) {
 				char ps[128];
 				snprintf(ps, sizeof(ps), "%s[%zu]", p, i);
+				if (json_is_number(s) && isfinite(d) && d > 0)
+					return range_bad(v, ps, d);
 				return bad(v, ps, "expected a finite number >= 0");
 			}
 			rm->samples[i] = d;
@@ -412,7 +480,7 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 			return -1;
 		rm->has_summary = 1;
 	}
-	if (parse_pmu(v, m, path, rm) || parse_counters(v, m, path, rm))
+	if (parse_pmu(v, m, path, rm) || parse_counters(v, m, path, rm) || parse_alt_metrics(v, m, path))
 		return -1;
 	if (identity_make(rm, &rm->key, &rm->label))
 		return nb_fail(v->err, "%s: out of memory", v->name);
@@ -456,13 +524,55 @@ static int parse_points(struct vctx *v, const json_t *derived, const char *key, 
 			    get_num(v, e, p, "ns_before", 1, 0, -INFINITY, &d->lo))
 				return -1;
 			d->hi = d->lo;
+			if (fabs(d->y) > RES_MAX_VALUE || fabs(d->lo) > RES_MAX_VALUE)
+				return bad(v, p, "ns_after or ns_before beyond %g in size", RES_MAX_VALUE);
 		} else {
 			/* translation may be slightly negative (noise): no minimum */
 			if (get_num(v, e, p, "ns_per_access", 1, 0, -INFINITY, &d->y) ||
 			    get_num(v, e, p, "ci95_low", 1, 0, -INFINITY, &d->lo) ||
 			    get_num(v, e, p, "ci95_high", 1, 0, -INFINITY, &d->hi))
 				return -1;
+			if (fabs(d->y) > RES_MAX_VALUE || fabs(d->lo) > RES_MAX_VALUE || fabs(d->hi) > RES_MAX_VALUE)
+				return bad(v, p, "ns_per_access or its interval beyond %g in size", RES_MAX_VALUE);
 		}
+	}
+	return 0;
+}
+
+/* YYYY-MM-DDTHH:MM:SSZ, as the schema's pattern says. */
+static int check_timestamp(struct vctx *v, const char *t)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	for (size_t i = 0; i < sizeof(shape) - 1; i++)
+		if (shape[i] == 'd' ? !(t[i] >= '0' && t[i] <= '9') : t[i] != shape[i])
+			return bad(v, "timestamp", "expected YYYY-MM-DDTHH:MM:SSZ (UTC)");
+	if (t[sizeof(shape) - 1])
+		return bad(v, "timestamp", "expected YYYY-MM-DDTHH:MM:SSZ (UTC)");
+	return 0;
+}
+
+/* The run's PMU event set (optional): {available: bool, events: [{name, available}, ...]}. */
+static int check_top_pmu(struct vctx *v, const json_t *root)
+{
+	json_t *pmu, *j, *events;
+	if (get(v, root, "", "pmu", V_OBJ, 0, 0, &pmu))
+		return -1;
+	if (!pmu)
+		return 0;
+	if (get(v, pmu, "pmu", "available", V_BOOL, 1, 0, &j) || get(v, pmu, "pmu", "events", V_ARR, 1, 0, &events))
+		return -1;
+	if (json_array_size(events) > 1000)
+		return bad(v, "pmu.events", "more than 1000 events");
+	size_t i;
+	json_array_foreach(events, i, j) {
+		char p[64];
+		const char *name;
+		json_t *avail;
+		snprintf(p, sizeof(p), "pmu.events[%zu]", i);
+		if (!json_is_object(j))
+			return bad(v, p, "expected an object");
+		if (get_str(v, j, p, "name", 1, 0, &name) || get(v, j, p, "available", V_BOOL, 1, 0, &avail))
+			return -1;
 	}
 	return 0;
 }
@@ -493,7 +603,8 @@ int res_parse(struct res_file *rf, const char *name, const char *text, size_t le
 	static const char *const tool_names[] = {"nestbench", NULL};
 	if (get(&v, rf->root, "", "tool", V_OBJ, 1, 0, &tool) || get_enum(&v, tool, "tool", "name", tool_names, &s) ||
 	    get_str(&v, tool, "tool", "version", 1, 0, &rf->tool_version) ||
-	    get_str(&v, rf->root, "", "timestamp", 1, 0, &rf->timestamp))
+	    get_str(&v, rf->root, "", "timestamp", 1, 0, &rf->timestamp) || check_timestamp(&v, rf->timestamp) ||
+	    check_top_pmu(&v, rf->root))
 		return -1;
 	if (parse_host(&v, rf) || parse_config(&v, rf) || parse_timing(&v, rf))
 		return -1;

@@ -21,8 +21,14 @@
 #define RES_MAX_FILE_BYTES (256u << 20)
 #define RES_MAX_MEASUREMENTS 100000u
 #define RES_MAX_SAMPLES 1000000u
-#define RES_MAX_STRING 4096u
+#define RES_MAX_STRING 4096u /* characters, as the schema's maxLength */
 #define RES_MAX_DERIVED 100000u
+/* A sample or summary value is 0 or between these (ns per operation: from
+ * a picosecond-scale fraction to days).  Outside them a value cannot come
+ * from a measurement, and would overflow a ratio (1e308 / 5e-324) or
+ * break a plot axis; the schema says the same (results/schema.json). */
+#define RES_MIN_VALUE 1e-9
+#define RES_MAX_VALUE 1e15
 
 struct res_summary {
 	double median, min, mean, stddev, cv, ci95_low, ci95_high;

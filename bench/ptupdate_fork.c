@@ -137,6 +137,16 @@ static int cow_setup_(struct kernel_ctx *ctx, nb_error *err)
 		return rc;
 	struct fork_state *st = ctx->priv;
 	st->cow_pages = ctx->opt->cow_pages && ctx->opt->cow_pages < st->pages ? ctx->opt->cow_pages : st->pages;
+	if (ctx->opt->cow_pages > st->pages) {
+		size_t page = ku_page_bytes(ctx->backing_json, ctx->backing);
+		/* On 4k pages no backing has more pages in this region: the
+		 * request can never be met.  On larger pages, say it is clamped. */
+		if (page <= KU_4K)
+			return nb_fail(err, "fork-cow: --cow-pages %u is more than the %zu pages of the region; give at "
+				       "most %zu or a larger --size", ctx->opt->cow_pages, st->pages, st->pages);
+		json_array_append_new(ctx->flags, json_sprintf("--cow-pages %u clamped to the %zu pages of the region",
+							       ctx->opt->cow_pages, st->pages));
+	}
 	/* The child's copies of hugetlb pages come from the pool, unreserved. */
 	if ((rc = ku_reserve(ctx->backing, st->cow_pages, err)) != 0)
 		return rc;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hugepool.h"
@@ -152,6 +153,25 @@ static int map_anon(struct buffer *buf, size_t len, nb_error *err)
 	return 0;
 }
 
+/* Would a mapping of len more bytes cross RLIMIT_AS (ulimit -v)?  Then that
+ * limit, not the pool, is why mmap() said ENOMEM; its value goes to buf. */
+static int address_space_limited(size_t len, char *buf, size_t blen)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	unsigned long long vm_kb = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %llu kB", &vm_kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	snprintf(buf, blen, "%llu KiB", (unsigned long long)rl.rlim_cur / 1024);
+	return vm_kb * 1024 + len > (unsigned long long)rl.rlim_cur;
+}
+
 /* hugetlb buffer: the pool is grown first if needed, then the mapping is
  * made with MAP_POPULATE.  A private hugetlb mapping reserves its pages at
  * mmap() time, so a pool that is too small shows up as ENOMEM here rather
@@ -165,13 +185,11 @@ static int map_hugetlb(struct buffer *buf, size_t len, nb_error *err)
 	struct hugepool_state st;
 	if (hugepool_read(page, &st) != 0)
 		return nb_skip(err, "this kernel has no %s hugetlb pool", label);
-	int grew = 0;
-	if (st.free - st.resv < 0 || (size_t)(st.free - st.resv) < npages) {
-		int rc = hugepool_reserve(page, npages, err);
-		if (rc != 0)
-			return rc;
-		grew = 1;
-	}
+	/* Always ask: free pages may belong to a concurrent run that grew the
+	 * pool for itself and has not mapped them yet (hugepool.h). */
+	int rc = hugepool_reserve(page, npages, err);
+	if (rc != 0)
+		return rc;
 	struct backing_map_params mp;
 	backing_map_params(buf->kind, &mp);
 	int flags = mp.mmap_flags | MAP_POPULATE;
@@ -181,9 +199,13 @@ static int map_hugetlb(struct buffer *buf, size_t len, nb_error *err)
 	if (m == MAP_FAILED) {
 		int e = errno;
 		/* Error path: the pool goes back now, not at exit. */
-		if (grew)
-			hugepool_restore_all();
+		hugepool_restore_all();
 		hugepool_read(page, &st);
+		char limit[64];
+		if (e == ENOMEM && address_space_limited(len, limit, sizeof(limit)))
+			return nb_skip(err, "cannot map %zu %s hugetlb pages (%zu MiB): the address-space limit "
+				       "(ulimit -v, %s) leaves too little room; raise it (ulimit -v unlimited)",
+				       npages, label, len >> 20, limit);
 		if (e == ENOMEM)
 			return nb_skip(err, "cannot map %zu %s hugetlb pages: the pool has %ld free (%ld promised to "
 				       "other mappings); another process may have taken them", npages, label, st.free,

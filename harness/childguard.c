@@ -135,6 +135,11 @@ static void unregister(pid_t pid)
 			children[i] = 0;
 }
 
+void childguard_forget(pid_t pid)
+{
+	unregister(pid);
+}
+
 void childguard_kill(pid_t pid)
 {
 	if (pid <= 0)

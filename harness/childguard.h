@@ -40,6 +40,9 @@ pid_t childguard_fork(nb_error *err);
 #define CHILDGUARD_TIMEOUT_S 30.0
 int childguard_wait(pid_t pid, int *status, nb_error *err);
 
+/* Unregister a child the caller has reaped itself with waitpid(). */
+void childguard_forget(pid_t pid);
+
 /* SIGKILL and reap one registered child (no-op for pid <= 0). */
 void childguard_kill(pid_t pid);
 

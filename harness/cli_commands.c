@@ -28,7 +28,7 @@ const struct cli_cmd cli_program = {
 	.opts = program_opts,
 	.operand = CLI_V_COMMANDS,
 	.exit_status = "0 ok; 1 run-time error (no results file is written); 2 usage error; 3 a regression "
-		       "found by `compare --threshold`.",
+		       "found by `compare --threshold`; 4 `run` wrote its results file but some cells failed.",
 	.examples =
 		(const struct cli_item[]){
 			{"info", "what this machine offers for the measurements, and how to enable the rest"},
@@ -55,7 +55,7 @@ const struct cli_cmd cli_program = {
 };
 
 const struct cli_cmd *const cli_commands[] = {
-	&cli_cmd_info, &cli_cmd_list, &cli_cmd_run, &cli_cmd_compare, &cli_cmd_report, &cli_cmd_guest, &cli_cmd_help,
+	&cli_cmd_info, &cli_cmd_list, &cli_cmd_run, &cli_cmd_compare, &cli_cmd_report, &cli_cmd_guest, &cli_cmd_cleanup, &cli_cmd_help,
 };
 const size_t cli_commands_len = ARRAY_SIZE(cli_commands);
 

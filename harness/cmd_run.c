@@ -1,8 +1,11 @@
 /* cmd_run.c - `nestbench run`: parse the command line into a run_config. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -39,7 +42,9 @@ static const struct cli_opt run_opts[] = {
 	{"cpu", 'c', "N",
 	 "PU to pin the measuring thread to (default: one without an SMT sibling, preferring the last core)",
 	 CLI_V_WORD, NULL},
-	{"out", 'o', "FILE", "results file (default results/<host>-<UTC time>.json)", CLI_V_FILE, NULL},
+	{"out", 'o', "FILE", "results file (default results/<host>-<UTC time>.json); a device or FIFO (/dev/stdout, a "
+			     "named pipe) is written in place",
+	 CLI_V_FILE, NULL},
 	{"quiet", 'q', NULL, "no progress, no summary table; only the results path", CLI_V_NONE, NULL},
 	{"ws-min", OPT_WS_MIN, "SIZE", "smallest working set (default from the suite, e.g. 16k)", CLI_V_WORD, NULL},
 	{"ws-max", OPT_WS_MAX, "SIZE", "largest working set (default from the suite, capped to fit memory)",
@@ -95,7 +100,8 @@ const struct cli_cmd cli_cmd_run = {
 	.opts = run_opts,
 	.notes = "Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
 		 "Progress goes to stderr when it is a terminal; the summary table to stdout.",
-	.exit_status = "0 ok, 1 run-time error (nothing written), 2 usage error.",
+	.exit_status = "0 ok; 1 run-time error (nothing written); 2 usage error; 4 the results file is written but some "
+		       "cells failed (\"failed\": true in the file, with the reason).",
 	.examples = (const struct cli_item[]){{"run --suite smoke --out smoke.json", "every kernel at a few sizes"},
 					      {"run --kernel chase,chase-ctl --backing 4k,thp --ws-max 256M",
 					       "the TLB-miss sweep on two backings"},
@@ -108,6 +114,35 @@ static int usage_error(const char *msg)
 {
 	nb_error_msg("%s (see 'nestbench run --help')", msg);
 	return EXIT_USAGE;
+}
+
+/* strtok_r() skips empty items: "4k,,", ",4k" or "" would pass unseen. */
+static int list_arg_ok(const char *opt, const char *list)
+{
+	size_t n = strlen(list);
+	if (!n || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,")) {
+		nb_error_msg("--%s '%s': empty item in the comma-separated list (see 'nestbench run --help')", opt,
+			     list);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* --mode vm or both: /dev/kvm must open, or every VM measurement would be
+ * skipped and the run would end "successfully" with nothing asked for. */
+static int check_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	int e = errno;
+	nb_error_msg("--mode vm: cannot open /dev/kvm: %s (%s)", strerror(e),
+		     e == ENOENT ? "this kernel has no KVM: load kvm_intel or kvm_amd, or enable virtualization"
+		     : e == EACCES || e == EPERM ? "join the kvm group (usermod -aG kvm USER, then log in again) or run as root"
+						 : "see 'nestbench info'");
+	return EXIT_RUNTIME;
 }
 
 static int parse_kernels(struct run_config *cfg, const char *list)
@@ -166,6 +201,17 @@ static int size_arg(const char *opt, const char *val, size_t *out)
 		return EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* An explicit 0 is not "the default": say so rather than fall back to it. */
+static int nonzero_size_arg(const char *opt, const char *val, size_t *out)
+{
+	int rc = size_arg(opt, val, out);
+	if (!rc && *out == 0) {
+		nb_error_msg("--%s: must be larger than 0", opt);
+		return EXIT_USAGE;
+	}
+	return rc;
 }
 
 static int uint_arg(const char *opt, const char *val, unsigned long min, unsigned long max, unsigned long *out)
@@ -229,8 +275,11 @@ static int parse_sizes(struct run_config *cfg, const char *list)
 	for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
 		if (cfg->sizes.n == KERNEL_SIZES_MAX)
 			rc = usage_error("--size takes at most 12 sizes");
-		else
-			rc = size_arg("size", t, &cfg->sizes.bytes[cfg->sizes.n++]);
+		else if (!(rc = size_arg("size", t, &cfg->sizes.bytes[cfg->sizes.n])) &&
+			 cfg->sizes.bytes[cfg->sizes.n++] % 4096) {
+			nb_error_msg("--size %s is not a whole number of 4k pages (the smallest backing page)", t);
+			rc = EXIT_USAGE;
+		}
 	}
 	free(copy);
 	if (!rc && !cfg->sizes.n)
@@ -318,30 +367,34 @@ int cmd_run(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'k': kernels = optarg; break;
-		case 'b': backings = optarg; break;
+		case 'k': kernels = optarg; rc = list_arg_ok("kernel", optarg); break;
+		case 'b': backings = optarg; rc = list_arg_ok("backing", optarg); break;
 		case 'c':
 			rc = uint_arg("cpu", optarg, 0, 65535, &cpu);
 			cfg.cpu = (int)cpu;
 			break;
-		case 'o': cfg.out = optarg; break;
+		case 'o':
+			cfg.out = optarg;
+			if (!*optarg)
+				rc = usage_error("--out needs a file name");
+			break;
 		case 'q': cfg.quiet = 1; break;
 		case 'm': rc = parse_mode(&cfg, optarg); break;
-		case 'g': guest_pages = optarg; break;
-		case OPT_WS_MIN: rc = size_arg("ws-min", optarg, &ws_min); break;
-		case OPT_WS_MAX: rc = size_arg("ws-max", optarg, &ws_max); break;
+		case 'g': guest_pages = optarg; rc = list_arg_ok("guest-page", optarg); break;
+		case OPT_WS_MIN: rc = nonzero_size_arg("ws-min", optarg, &ws_min); break;
+		case OPT_WS_MAX: rc = nonzero_size_arg("ws-max", optarg, &ws_max); break;
 		case OPT_PPO: rc = uint_arg("points-per-octave", optarg, 1, 16, &ppo); break;
 		case OPT_SAMPLES: rc = uint_arg("samples", optarg, 1, 10000, &samples); break;
 		case OPT_WARMUP: rc = uint_arg("warmup", optarg, 0, 1000, &warmup); break;
 		case OPT_SAMPLE_MS: rc = uint_arg("sample-ms", optarg, 1, 60000, &sample_ms); break;
-		case OPT_STRIDE: rc = size_arg("stride", optarg, &stride); break;
-		case OPT_TLB_LOCALITY: rc = size_arg("tlb-locality", optarg, &locality); break;
+		case OPT_STRIDE: rc = nonzero_size_arg("stride", optarg, &stride); break;
+		case OPT_TLB_LOCALITY: rc = nonzero_size_arg("tlb-locality", optarg, &locality); break;
 		case OPT_SEED: rc = uint_arg("seed", optarg, 0, ~0ul, &seed); break;
-		case 'e': cfg.events = optarg; break;
+		case 'e': cfg.events = optarg; rc = list_arg_ok("events", optarg); break;
 		case OPT_NO_PMU: cfg.no_pmu = 1; break;
-		case OPT_SIZE: rc = parse_sizes(&cfg, optarg); break;
-		case OPT_THREADS: rc = parse_threads(&cfg, optarg); break;
-		case OPT_PLACEMENT: rc = parse_placements(&cfg, optarg); break;
+		case OPT_SIZE: rc = list_arg_ok("size", optarg) ? EXIT_USAGE : parse_sizes(&cfg, optarg); break;
+		case OPT_THREADS: rc = list_arg_ok("threads", optarg) ? EXIT_USAGE : parse_threads(&cfg, optarg); break;
+		case OPT_PLACEMENT: rc = list_arg_ok("placement", optarg) ? EXIT_USAGE : parse_placements(&cfg, optarg); break;
 		case OPT_COW_PAGES: rc = uint_arg("cow-pages", optarg, 1, 1ul << 30, &cow_pages); break;
 		case 'h': cli_help(stdout, &cli_cmd_run); return EXIT_OK;
 		default:
@@ -400,6 +453,20 @@ int cmd_run(int argc, char **argv)
 		cfg.guest_pages[2] = 1u << 30;
 		cfg.nguest_pages = 3;
 	}
+	if (cow_pages && cfg.sizes.n) {
+		/* Even on 4k pages the largest --size has fewer pages than asked. */
+		size_t most = 0;
+		for (unsigned i = 0; i < cfg.sizes.n; i++)
+			if (cfg.sizes.bytes[i] / 4096 > most)
+				most = cfg.sizes.bytes[i] / 4096;
+		if (cow_pages > most) {
+			nb_error_msg("--cow-pages %lu is more than the %zu pages of the largest --size region; give at "
+				     "most %zu or a larger --size", cow_pages, most, most);
+			return EXIT_USAGE;
+		}
+	}
+	if ((cfg.modes & RUN_MODE_VM) && (rc = check_kvm()))
+		return rc;
 	if (stride && (stride < 64 || stride % 64))
 		return usage_error("--stride must be a multiple of 64 bytes (one cache line)");
 	if (locality && locality < (stride ? stride : 4096))

@@ -5,6 +5,7 @@
  * therefore looked up defensively and a missing or mistyped one prints as
  * "unknown".  Where a feature is missing, a "to enable" line says how.
  */
+#include "hugepool.h"
 #include "machine.h"
 
 #include <stdarg.h>
@@ -145,6 +146,16 @@ static void print_thp(FILE *out, const json_t *thp)
 		kv(out, "to enable", "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled");
 }
 
+/* Pages that runs killed outright added and never gave back (poolledger.h). */
+static void print_left_behind(FILE *out, size_t page_bytes)
+{
+	struct ledger_entry e[LEDGER_MAX_ENTRIES];
+	size_t n = hugepool_left_behind(page_bytes, e, ARRAY_SIZE(e));
+	for (size_t i = 0; i < n; i++)
+		kv(out, "left behind", "%ld pages left by a run that did not finish (pid %d, gone); "
+		   "`nestbench cleanup` gives them back", e[i].pages, (int)e[i].pid);
+}
+
 static void print_hugepages(FILE *out, const json_t *huge, bool root)
 {
 	section(out, "Hugepages");
@@ -166,6 +177,8 @@ static void print_hugepages(FILE *out, const json_t *huge, bool root)
 		}
 		kv(out, label, "%lld pages, %lld free", total, nfree);
 		size_t bytes;
+		if (parse_size(key, &bytes, NULL) == 0)
+			print_left_behind(out, bytes);
 		/* As root, `run` grows the pools it needs and puts them back itself. */
 		if (total == 0 && parse_size(key, &bytes, NULL) == 0)
 			kv(out, "to enable", "%s /sys/kernel/mm/hugepages/hugepages-%zukB/nr_hugepages%s",

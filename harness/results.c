@@ -63,21 +63,114 @@ size_t results_count_failed(const json_t *doc)
 	return n;
 }
 
+/* What --out names decides how it is written:
+ *   - nothing yet, or a regular file: a temporary file beside it, renamed
+ *     over it when complete (a reader never sees half a file);
+ *   - a symlink to a regular file: the same at the file it points to, so
+ *     the link itself stays;
+ *   - a character device or a FIFO (/dev/null, /dev/stdout on a pipe, a
+ *     named pipe): written in place, since renaming over a device node
+ *     would replace the node with a regular file;
+ *   - anything else (a directory, a block device, a socket): refused. */
+enum out_kind { OUT_REPLACE, OUT_IN_PLACE };
+
+static int out_kind(const char *path, enum out_kind *kind, char **target, nb_error *err)
+{
+	struct stat st;
+	*target = NULL;
+	if (!*path)
+		return nb_fail(err, "cannot write results to an empty file name");
+	if (stat(path, &st) != 0) {
+		struct stat lst;
+		if (errno == ENOENT && lstat(path, &lst) == 0)
+			return nb_fail(err, "cannot write results to '%s': it is a symlink to nothing", path);
+		if (errno != ENOENT)
+			return nb_fail(err, "cannot write results to '%s': %s", path, strerror(errno));
+		*kind = OUT_REPLACE;
+		return 0;
+	}
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+		*kind = OUT_IN_PLACE;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		return nb_fail(err, "cannot write results to '%s': it is a directory (give a file name)", path);
+	if (!S_ISREG(st.st_mode))
+		return nb_fail(err, "cannot write results to '%s': it is neither a regular file, a character device "
+			       "nor a FIFO, and will not be replaced", path);
+	struct stat lst;
+	if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		*target = realpath(path, NULL);
+		if (!*target)
+			return nb_fail(err, "cannot write results to '%s': cannot resolve the symlink: %s", path,
+				       strerror(errno));
+	}
+	*kind = OUT_REPLACE;
+	return 0;
+}
+
+/* Write in place to a character device or FIFO.  Opened before the signals
+ * are held off: a FIFO without a reader blocks in open(), and Ctrl-C must
+ * still end that wait. */
+static int write_in_place(const char *path, const char *text, size_t len, const sigset_t *block, nb_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return nb_fail(err, "cannot open '%s' to write the results: %s", path, strerror(errno));
+	sigset_t old;
+	sigprocmask(SIG_BLOCK, block, &old);
+	/* A FIFO whose reader went away: EPIPE and a message, not death by SIGPIPE. */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	size_t done = 0;
+	int e = 0;
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) != 0 && !e)
+		e = errno;
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (e)
+		return nb_fail(err, "cannot write the results to '%s': %s (%zu of %zu bytes written)", path,
+			       strerror(e), done, len);
+	return 0;
+}
+
 int results_write(const json_t *doc, const char *path, nb_error *err)
 {
+	enum out_kind kind;
+	char *target;
+	if (out_kind(path, &kind, &target, err))
+		return -1;
 	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
-	if (!text)
+	if (!text) {
+		free(target);
 		return nb_fail(err, "cannot serialize the results (out of memory?)");
+	}
 	size_t len = strlen(text);
 	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	int rc = write_file_atomic(path, text, len, err);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	int rc;
+	if (kind == OUT_IN_PLACE) {
+		rc = write_in_place(path, text, len, &block, err);
+	} else {
+		sigprocmask(SIG_BLOCK, &block, &old);
+		rc = write_file_atomic(target ? target : path, text, len, err);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	free(text);
+	free(target);
 	return rc;
 }
 
@@ -99,10 +192,19 @@ void results_default_path(time_t t, char *buf, size_t len)
 
 int results_check_writable(const char *path, nb_error *err)
 {
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return nb_fail(err, "cannot write results to '%s': it is a directory (give a file name)", path);
-	char *copy = strdup(path);
+	enum out_kind kind;
+	char *target;
+	if (out_kind(path, &kind, &target, err))
+		return -1;
+	if (kind == OUT_IN_PLACE) {
+		/* Not opened here: a FIFO would block until its reader comes. */
+		if (access(path, W_OK) != 0)
+			return nb_fail(err, "cannot write results to '%s': %s (choose another --out)", path,
+				       strerror(errno));
+		return 0;
+	}
+	char *copy = strdup(target ? target : path);
+	free(target);
 	if (!copy)
 		return nb_fail(err, "out of memory");
 	const char *dir = dirname(copy);

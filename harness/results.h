@@ -27,17 +27,20 @@ json_t *results_failed_measurement(const char *kernel, const char *family, const
 /* Measurements of doc marked "failed". */
 size_t results_count_failed(const json_t *doc);
 
-/* Write the document atomically (temporary file + rename) with SIGINT,
- * SIGTERM and SIGHUP held off while it is written, so an interrupt never
- * leaves a half-written file. */
+/* Write the document with SIGINT, SIGTERM and SIGHUP held off while it is
+ * written, so an interrupt never leaves a half-written file: to a regular
+ * file (or nothing yet) atomically, a temporary file renamed over it; to a
+ * character device or FIFO in place (never renamed over: /dev/null stays a
+ * device); anything else is refused. */
 int results_write(const json_t *doc, const char *path, nb_error *err);
 
 /* Default output path: results/<host>-<YYYYmmddTHHMMSSZ>.json, with the host
  * name reduced to [A-Za-z0-9._-]. */
 void results_default_path(time_t t, char *buf, size_t len);
 
-/* Check before a long run that `path` can be created (its directory exists
- * and is writable); nothing is left behind.  0 or -1. */
+/* Check before a long run that `path` can be written the way results_write()
+ * will (its directory exists and is writable, or it is a writable device or
+ * FIFO); nothing is left behind.  0 or -1. */
 int results_check_writable(const char *path, nb_error *err);
 
 #endif

@@ -790,7 +790,9 @@ int run_execute(struct run_config *cfg)
 		run_summary_print(stdout, rs.doc);
 		run_vm_print_summary(stdout, rs.doc);
 	}
-	printf("results: %s\n", out);
+	fputs("results: ", stdout);
+	fputs_visible(out, stdout);
+	fputc('\n', stdout);
 	size_t failed = results_count_failed(rs.doc);
 	json_decref(rs.doc);
 	if (failed) {

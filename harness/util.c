@@ -35,11 +35,36 @@ int nb_skip(nb_error *err, const char *fmt, ...)
 	return 1;
 }
 
+void fputs_visible(const char *s, FILE *out)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", out);
+		else if (*p == '\t')
+			fputs("\\t", out);
+		else if (*p == '\r')
+			fputs("\\r", out);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 controls in UTF-8 */
+			fprintf(out, "\\u%04x", p[1]), p++;
+		else
+			fputc(*p, out);
+	}
+}
+
+/* Messages carry file names, JSON excerpts and kernel strings from outside:
+ * one line each, with every control byte shown as an escape, so none can
+ * break the line or reach the terminal as a control sequence. */
 __attribute__((format(printf, 2, 0))) static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	fprintf(stderr, "nestbench: %s", prefix);
-	vfprintf(stderr, fmt, ap);
+	fputs_visible(msg ? msg : "(out of memory formatting a message)", stderr);
 	fputc('\n', stderr);
+	free(msg);
 }
 
 void nb_error_msg(const char *fmt, ...)

@@ -31,7 +31,12 @@ int nb_fail(nb_error *err, const char *fmt, ...) __attribute__((format(printf, 2
 /* Like nb_fail but returns 1: the operation was skipped for the stated reason. */
 int nb_skip(nb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Program-level reporting: "nestbench: error: ..." on stderr. */
+/* Write s with control bytes (newline, ESC, DEL, C1) as visible escapes
+ * such as \n and \x1b: for strings from outside on a terminal. */
+void fputs_visible(const char *s, FILE *out);
+
+/* Program-level reporting: "nestbench: error: ..." on stderr, one line,
+ * control bytes in the message escaped (fputs_visible). */
 void nb_error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void nb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void nb_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

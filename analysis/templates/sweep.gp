@@ -16,7 +16,16 @@ set title ttl noenhanced
 set xlabel 'working set (bytes, log scale)' noenhanced
 set ylabel ylab noenhanced
 set logscale x 2
+# Values an axis cannot show are drawn on one that can, never an error:
+# nothing above 0 on a log axis (linear instead), or one flat value (all
+# medians equal: a range around it).
+stats name.'.dat' using 2 nooutput
+if (logy && STATS_max <= 0) { logy = 0 }
 if (logy) { set logscale y }
+if (STATS_max - STATS_min <= 1e-9 * abs(STATS_max)) {
+    pad = abs(STATS_max) > 0 ? abs(STATS_max) * 0.5 : 1
+    set yrange [STATS_min - pad : STATS_max + pad]
+}
 set format x '%.0b %BB'
 set grid xtics ytics lc rgb '#dddddd'
 set key outside right top vertical noenhanced autotitle columnheader

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,150 @@ static void drop_fake(void)
 		unlink(path);
 	}
 	rmdir(fake_pool);
-	rmdir(fake_root);
+	/* The fake root's ledger: the lock and any records left. */
+	char ledger[128];
+	snprintf(ledger, sizeof(ledger), "%s/ledger", fake_root);
+	DIR *d = opendir(ledger);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(ledger);
+	assert_int_equal(rmdir(fake_root), 0);
+}
+
+/* Number of records in the fake ledger. */
+static size_t records(void)
+{
+	struct ledger_entry e[LEDGER_MAX_ENTRIES];
+	return ledger_scan(0, e, ARRAY_SIZE(e));
+}
+
+/* Wait for one byte on fd (a step of another process). */
+static void await(int fd)
+{
+	char c;
+	assert_int_equal(read(fd, &c, 1), 1);
+}
+
+static void signal_step(int fd)
+{
+	if (write(fd, "x", 1) != 1)
+		_exit(90);
+}
+
+/* Two runs overlapping the way issue 15 found them leak: A grows the pool,
+ * B grows it further while A's pages are still there, A ends first, then B.
+ * Each gives back exactly its own pages: the pool ends as it began. */
+static void test_fake_overlapping_runs_compose(void **state)
+{
+	(void)state;
+	make_fake(1, NULL, "0");
+	int a_go[2], b_go[2], done[2];
+	assert_int_equal(pipe(a_go), 0);
+	assert_int_equal(pipe(b_go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid_t a = fork();
+	assert_true(a >= 0);
+	if (a == 0) {
+		if (hugepool_reserve(2 * MB, 2, NULL) != 0)
+			_exit(10);
+		signal_step(done[1]);
+		await(a_go[0]);
+		exit(0); /* atexit gives the pages back */
+	}
+	await(done[0]);
+	assert_int_equal(get_nr(), 2);
+	pid_t b = fork();
+	assert_true(b >= 0);
+	if (b == 0) {
+		/* A's two pages are free but A's: B adds its own three. */
+		if (hugepool_reserve(2 * MB, 3, NULL) != 0)
+			_exit(10);
+		signal_step(done[1]);
+		await(b_go[0]);
+		exit(0);
+	}
+	await(done[0]);
+	assert_int_equal(get_nr(), 5);
+	assert_int_equal(records(), 2);
+	int status;
+	signal_step(a_go[1]);
+	assert_int_equal(waitpid(a, &status, 0), a);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(get_nr(), 3);
+	signal_step(b_go[1]);
+	assert_int_equal(waitpid(b, &status, 0), b);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(get_nr(), 0);
+	assert_int_equal(records(), 0);
+	for (int i = 0; i < 2; i++) {
+		close(a_go[i]);
+		close(b_go[i]);
+		close(done[i]);
+	}
+	drop_fake();
+}
+
+/* A run killed outright leaves its record; it is reported as gone and
+ * cleanup gives its pages back, once. */
+static void test_fake_killed_run_cleanup(void **state)
+{
+	(void)state;
+	make_fake(1, NULL, "0");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (hugepool_reserve(2 * MB, 3, NULL) != 0)
+			_exit(10);
+		raise(SIGKILL);
+		_exit(11);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(get_nr(), 3);
+	struct ledger_entry e[4];
+	assert_int_equal(hugepool_left_behind(2 * MB, e, 4), 1);
+	assert_int_equal(e[0].pid, pid);
+	assert_int_equal(e[0].pages, 3);
+	assert_false(e[0].alive);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	nb_error err;
+	assert_int_equal(hugepool_cleanup(out, &err), 0);
+	assert_int_equal(hugepool_cleanup(out, &err), 0);
+	fclose(out);
+	assert_non_null(strstr(text, "gave back 3 2M hugetlb pages"));
+	assert_non_null(strstr(text, "nothing to give back"));
+	free(text);
+	assert_int_equal(get_nr(), 0);
+	assert_int_equal(hugepool_left_behind(2 * MB, e, 4), 0);
+	drop_fake();
+}
+
+/* A record whose pid now belongs to another process (recycled) is gone. */
+static void test_ledger_recycled_pid(void **state)
+{
+	(void)state;
+	make_fake(1, NULL, "0");
+	assert_true(ledger_open(NULL) >= 0);
+	assert_int_equal(ledger_write(getpid(), ledger_proc_start(getpid()) + 1, 2048, 4, NULL), 0);
+	struct ledger_entry e[4];
+	assert_int_equal(ledger_scan(2048, e, 4), 1);
+	assert_false(e[0].alive);
+	assert_int_equal(ledger_write(getpid(), ledger_proc_start(getpid()), 2048, 4, NULL), 0);
+	assert_int_equal(ledger_scan(2048, e, 4), 1);
+	assert_true(e[0].alive);
+	assert_int_equal(ledger_scan(1048576, e, 4), 0);
+	assert_int_equal(ledger_write(getpid(), 0, 2048, 0, NULL), 0);
+	assert_int_equal(ledger_scan(0, e, 4), 0);
+	drop_fake();
 }
 
 static volatile sig_atomic_t own_handler_ran;
@@ -291,6 +435,9 @@ int main(void)
 		cmocka_unit_test(test_fake_missing_pool),
 		cmocka_unit_test(test_fake_grow_restore_fork),
 		cmocka_unit_test(test_fake_sigint),
+		cmocka_unit_test(test_fake_overlapping_runs_compose),
+		cmocka_unit_test(test_fake_killed_run_cleanup),
+		cmocka_unit_test(test_ledger_recycled_pid),
 		cmocka_unit_test(test_real_sigint),
 		cmocka_unit_test(test_real_reserve_restore),
 	};

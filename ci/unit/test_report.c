@@ -57,6 +57,13 @@ static void test_text_and_csv(void **state)
 	char buf[8];
 	esc_text_buf(buf, sizeof(buf), "abc\ndefghij");
 	assert_string_equal(buf, "abc?def");
+	/* Cut short between the bytes of a character: the whole character goes. */
+	esc_text_buf(buf, sizeof(buf), "abcdef\xc3\xa9");
+	assert_string_equal(buf, "abcdef");
+	esc_text_buf(buf, sizeof(buf), "abcde\xe2\x82\xac");
+	assert_string_equal(buf, "abcde");
+	esc_text_buf(buf, sizeof(buf), "abcd\xc3\xa9xy");
+	assert_string_equal(buf, "abcd\xc3\xa9x");
 }
 
 static void test_plot_label(void **state)

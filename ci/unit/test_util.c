@@ -191,10 +191,25 @@ static void results_round_trip(void **state)
 	rmdir(dir);
 }
 
+/* Control bytes from outside become visible escapes; text stays as it is. */
+static void visible_escapes_controls(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	fputs_visible("a\nb\x1b[2J\t\r\x7f\xc2\x9b ok \xc3\xa9", f);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(text, "a\\nb\\x1b[2J\\t\\r\\x7f\\u009b ok \xc3\xa9");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sizes_parse),
+		cmocka_unit_test(visible_escapes_controls),
 		cmocka_unit_test(sizes_format),
 		cmocka_unit_test(uints_parse),
 		cmocka_unit_test(atomic_write_and_failure_leave_nothing_half_done),
