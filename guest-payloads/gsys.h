@@ -97,6 +97,18 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
+/* Send an IPI through the x2APIC ICR.  An x2APIC MSR write is not
+ * serializing: without the fence the target could take the interrupt
+ * before the stores it must see (the shootdown's address and sequence
+ * number) are visible.  MFENCE orders the stores, LFENCE keeps the WRMSR
+ * from starting before the MFENCE is done; one asm block keeps the three
+ * instructions together (a unit test looks for exactly these bytes). */
+static inline void x2apic_ipi_fenced(uint32_t icr_msr, uint64_t icr)
+{
+	__asm__ volatile("mfence\n\tlfence\n\twrmsr" ::"c"(icr_msr), "a"((uint32_t)icr), "d"((uint32_t)(icr >> 32))
+			 : "memory");
+}
+
 /* Enter the kernel through the #UD gate whatever the gate in use: other
  * vCPUs must not take the SYSCALL path (it runs on the first vCPU's stack). */
 static inline uint64_t gate_call(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)

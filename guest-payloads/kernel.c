@@ -276,7 +276,7 @@ static uint64_t service(uint64_t nr, uint64_t a, uint64_t b, uint64_t c)
 		uint64_t missing = 0;
 		if (b > 1) {
 			gsys.mbox->cpu[0].where = NB_WHERE_WAIT_ACKS;
-			wrmsr(X2APIC_ICR, NB_IPI_VECTOR | ICR_ASSERT | ICR_ALL_BUT_SELF);
+			x2apic_ipi_fenced(X2APIC_ICR, NB_IPI_VECTOR | ICR_ASSERT | ICR_ALL_BUT_SELF);
 			uint64_t deadline = krdtsc() + c;
 			for (;;) {
 				missing = 0;

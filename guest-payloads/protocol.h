@@ -136,7 +136,9 @@ enum nb_cmd_op {
 			      * arg0 = 0: only read once (pre-walk) -> RESULT(seq, ticks, turns, sum) */
 	NB_CMD_SHOOT = 13,   /* arg0 shootdowns, arg1 1 = test: the other vCPUs mask interrupts first, arg2 TSC ticks
 			      * to wait for a barrier or an acknowledgement -> RESULT(seq, ticks, kernel ticks, acks) */
-	NB_CMD_MAX = NB_CMD_SHOOT
+	NB_CMD_REGS = 14,    /* test: a null system call through SYSCALL itself (whatever the gate in use) with
+			      * sentinels in rdi, rsi, rdx, r8, r9, r10 -> RESULT(seq, mask of those changed, entry CS) */
+	NB_CMD_MAX = NB_CMD_REGS
 };
 
 enum nb_pio_op {

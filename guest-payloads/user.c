@@ -275,6 +275,30 @@ static void cmd_shoot(const struct nb_cmd *c)
 	gsys_result(t1 - t0, gsys.kernel_ticks - k0, acks - acks0, 0);
 }
 
+/* The SYSCALL entry must preserve every register but rax, rcx and r11:
+ * the callers of syscall3 keep values in the others across the call.
+ * Taken through SYSCALL itself even where the #UD gate serves system
+ * calls (PVM: SYSCALL lands at CPL3 but runs the same entry code). */
+static void cmd_regs(void)
+{
+	static const uint64_t want[6] = {0x1111111111111111ull, 0x2222222222222222ull, 0x3333333333333333ull,
+					 0x4444444444444444ull, 0x5555555555555555ull, 0x6666666666666666ull};
+	uint64_t rax = SYS_NULL, rdi = want[0], rsi = want[1], rdx = want[2];
+	register uint64_t r8 __asm__("r8") = want[3];
+	register uint64_t r9 __asm__("r9") = want[4];
+	register uint64_t r10 __asm__("r10") = want[5];
+	__asm__ volatile("syscall"
+			 : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+			 :
+			 : "rcx", "r11", "memory");
+	const uint64_t got[6] = {rdi, rsi, rdx, r8, r9, r10};
+	uint64_t mask = 0;
+	for (unsigned i = 0; i < 6; i++)
+		if (got[i] != want[i])
+			mask |= 1ull << i;
+	gsys_result(mask, syscall_entry_cs, 0, 0);
+}
+
 /* Does SYSCALL reach CPL0 here?  Under PVM it lands at LSTAR still at
  * CPL3 (CS 0x33), where the services' privileged instructions would fault;
  * the payload then enters its kernel through the #UD gate instead. */
@@ -315,6 +339,7 @@ void user_main(void)
 		case NB_CMD_MMIO: cmd_mmio(&c); break;
 		case NB_CMD_TURNS: cmd_turns(&c); break;
 		case NB_CMD_SHOOT: cmd_shoot(&c); break;
+		case NB_CMD_REGS: cmd_regs(); break;
 		case NB_CMD_SPIN:
 			for (volatile uint64_t n = 0;; n++)
 				;

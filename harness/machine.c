@@ -235,7 +235,7 @@ static json_t *kvm_json(void)
 	json_t *o = json_object();
 	struct mmu_evidence ev;
 	mmu_evidence_collect(&ev);
-	char why[160], buf[160];
+	char why[320], buf[160];
 	const char *mode = mmu_virt_mode_decide(&ev, why, sizeof(why));
 	long api;
 	const char *reason = kvm_probe(&ev, &api, buf, sizeof(buf));
@@ -244,6 +244,8 @@ static json_t *kvm_json(void)
 	json_object_set_new(o, "usable", json_boolean(reason == NULL));
 	json_object_set_new(o, "api_version", api >= 0 ? json_integer(api) : json_null());
 	json_object_set_new(o, "mmu_virt_mode", json_string(mode));
+	json_object_set_new(o, "nested", json_boolean(mmu_virt_nested(&ev)));
+	json_object_set_new(o, "params", kvm_params_json());
 	json_object_set_new(o, "evidence", json_string(why));
 	json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
 	return o;

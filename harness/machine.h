@@ -66,7 +66,18 @@ struct mmu_evidence {
 	char ept[8];           /* kvm_intel/parameters/ept */
 	char npt[8];           /* kvm_amd/parameters/npt */
 	char tdp_mmu[8];       /* kvm/parameters/tdp_mmu */
+	bool cpu_hypervisor;   /* CPUID.1:ECX[31]: this kernel itself runs in a VM */
 };
+
+/* Is the local KVM's hardware-assisted paging itself nested (kvm_intel or
+ * kvm_amd with EPT/NPT on a CPU that says it is virtual)?  Then a micro-VM
+ * walks three levels of translation, the outer one the host's. */
+bool mmu_virt_nested(const struct mmu_evidence *ev);
+
+/* The KVM module parameters that drive exit, interrupt and paging costs
+ * where they exist: {"kvm.nx_huge_pages": "auto", "kvm_amd.avic": "N", ...},
+ * null for each one this kernel does not have. */
+json_t *kvm_params_json(void);
 
 /* Read the evidence from this machine. */
 void mmu_evidence_collect(struct mmu_evidence *ev);

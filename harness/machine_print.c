@@ -196,8 +196,20 @@ static void print_kvm(FILE *out, const json_t *kvm)
 		kv(out, "usable", "yes (api version %lld)", api);
 	else
 		kv(out, "usable", "%s", yesno(kvm, "usable"));
-	kv(out, "mmu virtualization", "%s", str(kvm, "mmu_virt_mode", "unknown"));
+	kv(out, "mmu virtualization", "%s%s", str(kvm, "mmu_virt_mode", "unknown"),
+	   is_true(kvm, "nested") ? " (nested)" : "");
 	kv(out, "evidence", "%s", str(kvm, "evidence", "unknown"));
+	/* The parameters this kernel has, one line: what drives exit and IPI costs. */
+	const char *name;
+	const json_t *v;
+	char params[512] = "";
+	size_t at = 0;
+	json_object_foreach((json_t *)(uintptr_t)json_object_get(kvm, "params"), name, v)
+		if (json_is_string(v) && at < sizeof(params))
+			at += (size_t)snprintf(params + at, sizeof(params) - at, "%s%s=%s", at ? " " : "", name,
+					       json_string_value(v));
+	if (at)
+		kv(out, "parameters", "%s", params);
 	const char *reason = str(kvm, "reason", NULL);
 	if (reason)
 		kv(out, "why not, fix", "%s", reason);

@@ -7,6 +7,8 @@
  */
 #include "machine.h"
 
+#include <cpuid.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +38,34 @@ void mmu_evidence_collect(struct mmu_evidence *ev)
 	read_param("/sys/module/kvm_intel/parameters/ept", ev->ept, sizeof(ev->ept));
 	read_param("/sys/module/kvm_amd/parameters/npt", ev->npt, sizeof(ev->npt));
 	read_param("/sys/module/kvm/parameters/tdp_mmu", ev->tdp_mmu, sizeof(ev->tdp_mmu));
+	unsigned a, b, c, d;
+	ev->cpu_hypervisor = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 31));
+}
+
+bool mmu_virt_nested(const struct mmu_evidence *ev)
+{
+	char why[8];
+	const char *m = mmu_virt_mode_decide(ev, why, sizeof(why));
+	return ev->cpu_hypervisor && (!strcmp(m, "ept") || !strcmp(m, "npt"));
+}
+
+json_t *kvm_params_json(void)
+{
+	static const char *const params[] = {
+		"kvm.nx_huge_pages", "kvm.tdp_mmu",       "kvm.mmio_caching", "kvm.halt_poll_ns",
+		"kvm_intel.ept",     "kvm_intel.eptad",   "kvm_intel.pml",    "kvm_intel.vpid",
+		"kvm_intel.enable_apicv", "kvm_intel.nested", "kvm_amd.npt",  "kvm_amd.avic",
+		"kvm_amd.x2avic",    "kvm_amd.nested",    "kvm_amd.vgif",     "kvm_amd.vls",
+	};
+	json_t *o = json_object();
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		char mod[32], path[160], val[64];
+		const char *dot = strchr(params[i], '.');
+		snprintf(mod, sizeof(mod), "%.*s", (int)(dot - params[i]), params[i]);
+		snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", mod, dot + 1);
+		json_object_set_new(o, params[i], read_small_file(path, val, sizeof(val)) >= 0 ? json_string(val) : json_null());
+	}
+	return o;
 }
 
 /* Boolean module parameters read "Y"/"N"; older kvm_amd exposed npt as an int. */
@@ -65,12 +95,15 @@ const char *mmu_virt_mode_decide(const struct mmu_evidence *ev, char *why, size_
 
 	/* Hardware two-dimensional paging first: if the vendor module has it
 	 * on, guests walk guest and host tables in hardware. */
+	const char *nested = ev->cpu_hypervisor ? " (nested: this kernel runs in a VM, so the guest's walk has a "
+						  "third dimension, the outer host's)"
+						: "";
 	if (ev->kvm_intel_loaded && param_on(ev->ept)) {
-		snprintf(why, whylen, "kvm_intel ept=%s, tdp_mmu=%s", ev->ept, tdp);
+		snprintf(why, whylen, "kvm_intel ept=%s, tdp_mmu=%s%s", ev->ept, tdp, nested);
 		return "ept";
 	}
 	if (ev->kvm_amd_loaded && param_on(ev->npt)) {
-		snprintf(why, whylen, "kvm_amd npt=%s, tdp_mmu=%s", ev->npt, tdp);
+		snprintf(why, whylen, "kvm_amd npt=%s, tdp_mmu=%s%s", ev->npt, tdp, nested);
 		return "npt";
 	}
 	/* PVM runs guests without VMX/SVM and always shadows their page tables. */

@@ -18,6 +18,7 @@
 #include "guest_pt.h"
 #include "topology.h"
 #include "tsc.h"
+#include "vm_watchdog.h"
 
 #define KVM_API 12
 #define MSG_LOG 256
@@ -127,75 +128,6 @@ const char *vm_exit_name(uint32_t reason)
 	return "other";
 }
 
-/* ---- the watchdog ---- */
-
-static __thread struct kvm_run *volatile tls_run;
-static __thread volatile sig_atomic_t tls_fired;
-
-static void watchdog_handler(int sig)
-{
-	(void)sig;
-	tls_fired = 1;
-	if (tls_run)
-		tls_run->immediate_exit = 1;
-}
-
-static int watchdog_signal(void)
-{
-	return SIGRTMIN + 2;
-}
-
-static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
-static int watchdog_install_rc;
-
-static void watchdog_install(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = watchdog_handler; /* no SA_RESTART: KVM_RUN must return */
-	sigemptyset(&sa.sa_mask);
-	watchdog_install_rc = sigaction(watchdog_signal(), &sa, NULL);
-}
-
-struct watchdog {
-	timer_t timer;
-	int armed;
-};
-
-static int watchdog_arm(struct watchdog *w, double seconds, nb_error *err)
-{
-	struct sigevent sev;
-	memset(&sev, 0, sizeof(sev));
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = watchdog_signal();
-	/* glibc before 2.35 has no sigev_notify_thread_id macro. */
-	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-	if (timer_create(CLOCK_MONOTONIC, &sev, &w->timer))
-		return nb_fail(err, "vm: cannot create the watchdog timer: %s", strerror(errno));
-	struct itimerspec its;
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)seconds;
-	its.it_value.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9);
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1;
-	/* Re-fire every 100 ms in case the first signal lands between two KVM_RUNs. */
-	its.it_interval.tv_nsec = 100000000;
-	tls_fired = 0;
-	if (timer_settime(w->timer, 0, &its, NULL)) {
-		timer_delete(w->timer);
-		return nb_fail(err, "vm: cannot arm the watchdog timer: %s", strerror(errno));
-	}
-	w->armed = 1;
-	return 0;
-}
-
-static void watchdog_disarm(struct watchdog *w)
-{
-	if (w->armed)
-		timer_delete(w->timer);
-	w->armed = 0;
-}
-
 /* ---- messages ---- */
 
 int vm_parse_msg(const void *mem, uint64_t mem_bytes, uint64_t gpa, struct nb_msg *out, nb_error *err)
@@ -250,9 +182,9 @@ static void describe_stop(struct vm *vm, const char *what, nb_error *err)
  * wrong.  The command, if any, is already in the mailbox. */
 static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *reply, nb_error *err)
 {
-	struct watchdog wd = {0};
+	struct vm_watchdog wd = {0};
 	memset(reply, 0, sizeof(*reply));
-	if (watchdog_arm(&wd, timeout_s, err))
+	if (vm_watchdog_arm(&wd, timeout_s, err))
 		return -1;
 	int rc = 0;
 	uint64_t t0 = tsc_begin();
@@ -266,11 +198,10 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 		int e = errno;
 		uint64_t t_back = tsc_begin();
 		reply->run_ticks += t_back - t_in;
-		if (tls_fired) {
+		if (vm_watchdog_fired()) {
 			char what[96];
 			snprintf(what, sizeof(what), "watchdog expired after %.3g s (exit reason %s)", timeout_s,
 				 r < 0 ? "intr" : vm_exit_name(vm->run->exit_reason));
-			vm->run->immediate_exit = 0;
 			describe_stop(vm, what, err);
 			rc = -1;
 			break;
@@ -372,14 +303,14 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 		rc = -1;
 		break;
 	}
-	watchdog_disarm(&wd);
+	vm_watchdog_disarm(&wd);
 	return rc;
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
-	tls_run = vm->run;
+	vm_watchdog_bind(&vm->run->immediate_exit);
 	vm->tid = (int)syscall(SYS_gettid);
 	pthread_mutex_lock(&vm->mu);
 	for (;;) {
@@ -416,7 +347,7 @@ static void *vcpu_thread(void *arg)
 		pthread_cond_broadcast(&vm->cv);
 	}
 	pthread_mutex_unlock(&vm->mu);
-	tls_run = NULL;
+	vm_watchdog_bind(NULL);
 	return NULL;
 }
 
@@ -507,7 +438,7 @@ static void *ap_thread(void *arg)
 	struct ap *a = arg;
 	struct vm *vm = a->vm;
 	nb_error perr;
-	tls_run = a->run;
+	vm_watchdog_bind(&a->run->immediate_exit);
 	if (a->cpu >= 0 && topology_pin_self(a->cpu, &perr)) {
 		ap_record(a, "not started: %s", perr.msg);
 		return NULL;
@@ -549,7 +480,7 @@ static void *ap_thread(void *arg)
 		ap_record(a, "stopped: exit reason %s (%u)", vm_exit_name(run->exit_reason), run->exit_reason);
 		break;
 	}
-	tls_run = NULL;
+	vm_watchdog_bind(NULL);
 	if (a->cpu >= 0)
 		topology_restore_affinity(); /* frees this thread's saved affinity */
 	return NULL;
@@ -571,12 +502,12 @@ static void ap_stop(struct ap *a)
 	a->stop = 1;
 	if (a->run)
 		a->run->immediate_exit = 1;
-	pthread_kill(a->thread, watchdog_signal());
+	pthread_kill(a->thread, vm_watchdog_signal());
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 5;
 	while (pthread_timedjoin_np(a->thread, NULL, &until) == ETIMEDOUT) {
-		pthread_kill(a->thread, watchdog_signal());
+		pthread_kill(a->thread, vm_watchdog_signal());
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 5;
 	}
@@ -787,8 +718,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 	unsigned vcpus = cfg->vcpus ? cfg->vcpus : 1;
 	if (vcpus > NB_MAX_VCPUS)
 		return nb_fail(err, "vm: %u vCPUs asked for, the payload serves at most %u", vcpus, NB_MAX_VCPUS);
-	if (pthread_once(&watchdog_once, watchdog_install) || watchdog_install_rc)
-		return nb_fail(err, "vm: cannot install the watchdog signal handler");
+	if (vm_watchdog_install(err))
+		return -1;
 
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)

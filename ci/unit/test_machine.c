@@ -47,6 +47,26 @@ static void test_mmu_npt(void **state)
 	assert_string_equal(mmu_virt_mode_decide(&ev, NULL, 0), "npt");
 }
 
+/* EPT/NPT on a CPU with the hypervisor bit: nested, and the evidence says so;
+ * the same module on bare metal, or PVM in a VM, is not. */
+static void test_mmu_nested(void **state)
+{
+	(void)state;
+	struct mmu_evidence ev = {.dev_kvm = true, .kvm_loaded = true, .kvm_amd_loaded = true, .cpu_hypervisor = true};
+	strcpy(ev.npt, "Y");
+	strcpy(ev.tdp_mmu, "Y");
+	char why[320];
+	assert_string_equal(mmu_virt_mode_decide(&ev, why, sizeof(why)), "npt");
+	assert_true(mmu_virt_nested(&ev));
+	assert_non_null(strstr(why, "nested"));
+	ev.cpu_hypervisor = false;
+	assert_false(mmu_virt_nested(&ev));
+	assert_string_equal(mmu_virt_mode_decide(&ev, why, sizeof(why)), "npt");
+	assert_null(strstr(why, "nested"));
+	struct mmu_evidence pvm = {.dev_kvm = true, .kvm_loaded = true, .kvm_pvm_loaded = true, .cpu_hypervisor = true};
+	assert_false(mmu_virt_nested(&pvm));
+}
+
 static void test_mmu_pvm(void **state)
 {
 	(void)state;
@@ -443,6 +463,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mmu_ept),
 		cmocka_unit_test(test_mmu_npt),
+		cmocka_unit_test(test_mmu_nested),
 		cmocka_unit_test(test_mmu_pvm),
 		cmocka_unit_test(test_mmu_shadow),
 		cmocka_unit_test(test_mmu_unknown),

@@ -222,6 +222,38 @@ static void test_services(void **state)
 	finish(&f);
 }
 
+/* The guest's SYSCALL entry keeps rdi, rsi, rdx, r8-r10 (they were lost
+ * before, and protect and address-space switches failed on KVM with NPT). */
+static void test_syscall_entry_preserves_registers(void **state)
+{
+	(void)state;
+	if (!kvm_or_skip())
+		skip();
+	struct fixture f;
+	struct vm *vm = boot(&f, 4096, 2 * MB, 1);
+	struct vm_reply r;
+	nb_error err;
+	if (vm_command(vm, NB_CMD_REGS, NULL, 0, 5, &r, &err))
+		fail_msg("regs: %s", err.msg);
+	assert_int_equal(r.arg[1], 0); /* no register changed: bit i = rdi, rsi, rdx, r8, r9, r10 */
+	print_message("# syscall entry ran with cs 0x%llx\n", (unsigned long long)r.arg[2]);
+	finish(&f);
+}
+
+/* The shootdown IPI is sent after MFENCE; LFENCE: the three instructions
+ * together in the payload (0f ae f0, 0f ae e8, 0f 30). */
+static void test_ipi_is_fenced(void **state)
+{
+	(void)state;
+	static const unsigned char seq[] = {0x0f, 0xae, 0xf0, 0x0f, 0xae, 0xe8, 0x0f, 0x30};
+	size_t n;
+	const unsigned char *img = vm_payload_image(&n);
+	int found = 0;
+	for (size_t i = 0; i + sizeof(seq) <= n && !found; i++)
+		found = !memcmp(img + i, seq, sizeof(seq));
+	assert_true(found);
+}
+
 static void test_watchdog_stops_spin(void **state)
 {
 	(void)state;
@@ -293,6 +325,8 @@ int main(void)
 		cmocka_unit_test(test_boot_chase_2m),
 		cmocka_unit_test(test_boot_chase_1g),
 		cmocka_unit_test(test_services),
+		cmocka_unit_test(test_syscall_entry_preserves_registers),
+		cmocka_unit_test(test_ipi_is_fenced),
 		cmocka_unit_test(test_watchdog_stops_spin),
 		cmocka_unit_test(test_fault_reported),
 		cmocka_unit_test(test_triple_fault_reported),
