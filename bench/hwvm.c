@@ -64,6 +64,9 @@ void hwvm_account(struct hwvm *h, const struct vm_reply *r)
 	h->run_ticks += r->run_ticks;
 	h->vmm_ticks += r->vmm_ticks;
 	h->host_ticks += r->host_ticks;
+	h->kvm_counted = h->commands == 1 ? r->kvm_counted : h->kvm_counted && r->kvm_counted;
+	for (int i = 0; i < KVM_EXIT_STATS; i++)
+		h->kvm_exits[i] += r->kvm_exits[i];
 }
 
 int hwvm_command(struct hwvm *h, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,
@@ -82,11 +85,20 @@ int hwvm_command(struct hwvm *h, uint32_t op, const uint64_t *args, size_t nargs
 json_t *hwvm_share_json(const struct hwvm *h)
 {
 	double tpn = tsc_ticks_per_ns();
-	return json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:s}", "commands", (json_int_t)h->commands, "vm_exits",
+	json_t *share = json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:s}", "commands", (json_int_t)h->commands, "vm_exits",
 			 (json_int_t)h->exits, "bench_exits", (json_int_t)h->bench_exits, "turns", (json_int_t)h->turns,
 			 "in_kvm_run_ns", (double)h->run_ticks / tpn, "vmm_ns", (double)h->vmm_ticks / tpn, "note",
 			 "measured on the vCPU thread: time inside KVM_RUN, and time in the VMM between a benchmark "
 			 "exit's return from KVM_RUN and the next KVM_RUN");
+	/* Every exit as KVM counts it (those KVM handles itself too), beside the
+	 * ones that reached this VMM. */
+	json_t *kx = json_object();
+	for (int i = 0; i < KVM_EXIT_STATS && h->kvm_counted; i++)
+		json_object_set_new(kx, vm_kvm_exit_names[i], json_integer((json_int_t)h->kvm_exits[i]));
+	json_object_set_new(share, "kvm_counted_exits", h->kvm_counted ? kx : (json_decref(kx), json_null()));
+	if (h->vm)
+		json_object_set_new(share, "kvm", vm_kvm_json(h->vm));
+	return share;
 }
 
 json_t *hwvm_pmu_json(struct hwvm *h, uint64_t ops)

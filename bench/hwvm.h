@@ -25,6 +25,9 @@ struct hwvm {
 	struct pmu_session *pmu; /* guest-mode counters of the vCPU thread (NULL: --no-pmu or none) */
 	/* Host-side share, summed over every command run through hwvm_command. */
 	uint64_t commands, exits, bench_exits, turns, run_ticks, vmm_ticks, host_ticks;
+	/* KVM's own exit counts (vm_kvm_exit_names order), all commands counted. */
+	int kvm_counted;
+	uint64_t kvm_exits[KVM_EXIT_STATS];
 };
 
 /* Boot one VM whose region is `bytes` (rounded up to a whole guest page, at

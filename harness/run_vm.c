@@ -96,6 +96,29 @@ static void fail_one(json_t *ms, const char *kernel, const char *family, const c
 	json_array_append_new(ms, m);
 }
 
+/* What KVM says about the VM, and the flags it calls for: a region KVM
+ * mapped with smaller pages than its backing has (its slot or the host's
+ * own mapping splintered them), a guest TSC that runs at another rate than
+ * the host's (guest ticks are converted with the host's rate). */
+static void add_kvm_facts(json_t *m, const struct guest_vm *g, json_t *flags)
+{
+	json_object_set_new(m, "kvm", vm_kvm_json(g->vm));
+	uint64_t pages[3];
+	size_t backing = g->region->verified_page_bytes;
+	if (flags && vm_kvm_pages(g->vm, pages) == 0 &&
+	    ((backing >= (1u << 30) && pages[2] == 0) || (backing >= (2u << 20) && pages[1] + pages[2] == 0)))
+		json_array_append_new(flags, json_sprintf("kvm mapped guest memory with smaller pages than the backing's "
+							  "%zu-byte pages (pages_4k %llu, pages_2m %llu, pages_1g %llu)",
+							  backing, (unsigned long long)pages[0],
+							  (unsigned long long)pages[1], (unsigned long long)pages[2]));
+	uint32_t khz = vm_guest_tsc_khz(g->vm);
+	double host = tsc_ticks_per_ns() * 1e6;
+	if (flags && khz && (khz > host * 1.01 || khz < host * 0.99))
+		json_array_append_new(flags, json_sprintf("the guest's TSC runs at %u kHz, the host's at %.0f kHz: guest "
+							  "timings are converted with the host's rate",
+							  khz, host));
+}
+
 static const char *mmu_mode(char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", machine_mmu_virt_mode(NULL, 0));
@@ -353,6 +376,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 			      "iterations_per_sample", (json_int_t)res.iters_per_sample, "samples", samples, "summary",
 			      summary_json(&s), "skipped", "flags", flags);
 	add_vm_fields(m, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
+	add_kvm_facts(m, g, flags);
 	if (pmu) {
 		json_t *pj = pmu_session_json(pmu, res.total_ops);
 		if (!json_is_true(json_object_get(pj, "available"))) {
@@ -441,6 +465,7 @@ static void guest_kernel_figure(struct run_vm *rv, struct guest_vm *g, const str
 			      "cpu", rv->cpu, "metric", k->metric, "params", params, "iterations_per_sample",
 			      (json_int_t)k->ops, "samples", samples, "summary", summary_json(&s), "skipped", "flags");
 	add_vm_fields(m, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
+	add_kvm_facts(m, g, json_object_get(m, "flags"));
 	json_array_append_new(ms, m);
 	free(total);
 	free(kern);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "guest_pt.h"
+#include "kvm_stats.h"
 #include "topology.h"
 #include "tsc.h"
 #include "vm_watchdog.h"
@@ -77,6 +78,11 @@ struct vm {
 	int has_pcid, has_1g;
 	int cpu;
 	uint64_t seq;
+	uint64_t region_slot_bytes;
+	uint32_t tsc_khz;            /* KVM_GET_TSC_KHZ, 0 when KVM cannot say */
+	struct kvm_stats vm_stats, vcpu_stats;
+	int have_stats;
+	char stats_why[sizeof(nb_error)]; /* why not, when !have_stats */
 
 	pthread_t thread;
 	int thread_started;
@@ -307,6 +313,17 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 	return rc;
 }
 
+/* KVM's own exit counters of the vCPU, in vm_kvm_exit_names order. */
+static int vcpu_exit_counts(const struct vm *vm, uint64_t *v)
+{
+	if (!vm->have_stats)
+		return 0;
+	for (int i = 0; i < KVM_EXIT_STATS; i++)
+		if (kvm_stats_get(&vm->vcpu_stats, vm_kvm_exit_names[i], &v[i]))
+			v[i] = 0;
+	return 1;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
@@ -336,7 +353,15 @@ static void *vcpu_thread(void *arg)
 				memcpy(c->arg, req.args, sizeof(c->arg));
 				c->magic = NB_CMD_MAGIC;
 			}
+			uint64_t before[KVM_EXIT_STATS];
+			int counted = vcpu_exit_counts(vm, before);
 			rc = run_until_sync(vm, req.timeout_s, &reply, &err);
+			uint64_t after[KVM_EXIT_STATS];
+			if (counted && vcpu_exit_counts(vm, after)) {
+				reply.kvm_counted = 1;
+				for (int i = 0; i < KVM_EXIT_STATS; i++)
+					reply.kvm_exits[i] = after[i] - before[i];
+			}
 		}
 
 		pthread_mutex_lock(&vm->mu);
@@ -543,6 +568,32 @@ int vm_available(nb_error *err)
 	return 0;
 }
 
+/* What KVM must offer for what nestbench does with it; a KVM without one
+ * is skipped with its name rather than failing at the first ioctl. */
+static int check_caps(int kvm_fd, unsigned vcpus, nb_error *err)
+{
+	static const struct {
+		long cap;
+		const char *name, *why;
+		int smp; /* needed only with several vCPUs */
+	} caps[] = {
+		{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest memory from user space", 0},
+		{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "the guest's CPUID (KVM_SET_CPUID2)", 0},
+		{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "the watchdog that bounds every KVM_RUN", 0},
+		{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", "the in-kernel local APICs of a multi-vCPU guest", 1},
+		{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "starting vCPUs after the first", 1},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
+		if ((!caps[i].smp || vcpus > 1) && ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
+			return nb_skip(err, "kvm lacks %s, needed for %s", caps[i].name, caps[i].why);
+	int max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && (unsigned)max < vcpus)
+		return nb_skip(err, "kvm allows %d vCPUs per VM, %u asked for", max, vcpus);
+	return 0;
+}
+
 static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, void *host, uint64_t bytes, nb_error *err)
 {
 	struct kvm_userspace_memory_region r = {
@@ -744,6 +795,9 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 		rc = nb_skip(err, "cannot open /dev/kvm: %s", strerror(errno));
 		goto fail;
 	}
+	if ((rc = check_caps(vm->kvm_fd, vcpus, err)) != 0)
+		goto fail;
+	rc = -1;
 	if ((vm->vm_fd = KVM_IOCTL(vm->kvm_fd, KVM_CREATE_VM, NULL, err)) < 0)
 		goto fail;
 	int run_bytes = KVM_IOCTL(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, err);
@@ -765,8 +819,14 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 	vm->have_sys = 1;
 	rc = -1;
 	memset(vm->sys.base, 0, vm->sys.bytes);
+	/* The region's slot in whole pages of its backing: KVM maps a guest
+	 * range huge only where the slot covers the whole host page. */
+	uint64_t hp = backing_page_bytes(cfg->region->kind);
+	vm->region_slot_bytes = (cfg->region_bytes + hp - 1) / hp * hp;
+	if (vm->region_slot_bytes > cfg->region->bytes)
+		vm->region_slot_bytes = cfg->region_bytes;
 	if (set_slot(vm, 0, 0, vm->sys.base, vm->sys.bytes, err) ||
-	    set_slot(vm, 1, NB_REGION_GPA, cfg->region->base, cfg->region_bytes, err))
+	    set_slot(vm, 1, NB_REGION_GPA, cfg->region->base, vm->region_slot_bytes, err))
 		goto fail;
 	memcpy((unsigned char *)vm->sys.base + NB_IMAGE_GPA, image, image_bytes);
 
@@ -782,6 +842,21 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 	}
 	if (setup_cpuid(vm, vm->vcpu_fd, err))
 		goto fail;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) > 0) {
+		int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+		vm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+	}
+	{
+		nb_error serr = {{0}};
+		int s1 = kvm_stats_open(&vm->vm_stats, vm->kvm_fd, vm->vm_fd, &serr);
+		int s2 = s1 ? s1 : kvm_stats_open(&vm->vcpu_stats, vm->kvm_fd, vm->vcpu_fd, &serr);
+		vm->have_stats = s1 == 0 && s2 == 0;
+		if (!vm->have_stats) {
+			if (s1 == 0)
+				kvm_stats_close(&vm->vm_stats);
+			snprintf(vm->stats_why, sizeof(vm->stats_why), "%s", serr.msg);
+		}
+	}
 	if (page == PT_1G && !vm->has_1g) {
 		rc = nb_skip(err, "1G guest pages: KVM does not offer the pdpe1gb CPUID bit to guests here");
 		goto fail;
@@ -924,6 +999,42 @@ uint64_t vm_built_page_bytes(const struct vm *vm)
 	return vm->built_page_bytes;
 }
 
+const char *const vm_kvm_exit_names[KVM_EXIT_STATS] = {"exits", "io_exits", "mmio_exits", "irq_exits",
+							 "halt_exits"};
+
+json_t *vm_kvm_json(const struct vm *vm)
+{
+	uint64_t host_khz = (uint64_t)(tsc_ticks_per_ns() * 1e6 + 0.5);
+	json_t *o = json_pack("{s:I, s:s, s:I}", "region_slot_bytes", (json_int_t)vm->region_slot_bytes,
+			      "guest_page_tables_on", "the system slot (4K host pages), not the region's backing",
+			      "host_tsc_khz", (json_int_t)host_khz);
+	json_object_set_new(o, "guest_tsc_khz", vm->tsc_khz ? json_integer(vm->tsc_khz) : json_null());
+	if (!vm->have_stats) {
+		json_object_set_new(o, "stats", json_pack("{s:b, s:s}", "available", 0, "reason", vm->stats_why));
+		return o;
+	}
+	json_t *st = json_pack("{s:b}", "available", 1);
+	json_object_set_new(st, "vm", kvm_stats_json(&vm->vm_stats, kvm_stats_vm_names));
+	json_object_set_new(st, "vcpu", kvm_stats_json(&vm->vcpu_stats, kvm_stats_vcpu_names));
+	json_object_set_new(o, "stats", st);
+	return o;
+}
+
+int vm_kvm_pages(const struct vm *vm, uint64_t pages[3])
+{
+	if (!vm->have_stats)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (kvm_stats_get(&vm->vm_stats, kvm_stats_vm_names[i], &pages[i]))
+			return -1;
+	return 0;
+}
+
+uint32_t vm_guest_tsc_khz(const struct vm *vm)
+{
+	return vm->tsc_khz;
+}
+
 int vm_has_pcid(const struct vm *vm)
 {
 	return vm->has_pcid;
@@ -967,6 +1078,10 @@ void vm_destroy(struct vm *vm)
 			close(vm->ap[i].fd);
 	}
 	pthread_mutex_destroy(&vm->ap_mu);
+	if (vm->have_stats) {
+		kvm_stats_close(&vm->vm_stats);
+		kvm_stats_close(&vm->vcpu_stats);
+	}
 	if (vm->run)
 		munmap(vm->run, vm->run_bytes);
 	if (vm->vcpu_fd >= 0)

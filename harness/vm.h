@@ -18,6 +18,7 @@
 #ifndef NESTBENCH_VM_H
 #define NESTBENCH_VM_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,7 +53,14 @@ struct vm_reply {
 	uint64_t turns;            /* NB_TURN_GPA rings served (turns handed on) */
 	uint64_t run_ticks;        /* TSC ticks inside KVM_RUN */
 	uint64_t vmm_ticks;        /* TSC ticks in the VMM answering benchmark exits (KVM_RUN return to re-entry) */
+	/* KVM's own count of this vCPU's exits while the command ran (also those
+	 * handled inside KVM), in vm_kvm_exit_names order; kvm_counted = 0
+	 * where KVM has no binary statistics. */
+	int kvm_counted;
+	uint64_t kvm_exits[5];
 };
+#define KVM_EXIT_STATS 5
+extern const char *const vm_kvm_exit_names[KVM_EXIT_STATS]; /* exits, io_exits, mmio_exits, irq_exits, halt_exits */
 
 /* The turn hand-off of NB_TURN_GPA: called on the vCPU thread at each ring
  * with the turn number (0 = ready); returns 0 once this VM may run again,
@@ -94,6 +102,18 @@ int vm_vcpu_tid(const struct vm *vm);
 /* What vCPU idx last wrote to its status block (guest memory; racy by
  * nature, read for reports).  0, or -1 if there is no such vCPU. */
 int vm_vcpu_status(const struct vm *vm, unsigned idx, struct nb_cpu_status *out);
+
+/* What KVM says about the VM: {"region_slot_bytes", "guest_page_tables_on",
+ * "host_tsc_khz", "guest_tsc_khz", "stats": {"available", "vm": {pages_4k,
+ * pages_2m, pages_1g}, "vcpu": {exits, io_exits, ...}} or {"available":
+ * false, "reason"}}.  Read when called: after the warm-up, the page counts
+ * say how KVM mapped what the guest touched. */
+json_t *vm_kvm_json(const struct vm *vm);
+/* KVM's mappings of guest memory now: pages[0..2] = 4K, 2M, 1G.  0, or -1
+ * without binary statistics. */
+int vm_kvm_pages(const struct vm *vm, uint64_t pages[3]);
+/* The guest's TSC frequency as KVM sets it (KVM_GET_TSC_KHZ), 0 if unknown. */
+uint32_t vm_guest_tsc_khz(const struct vm *vm);
 
 /* What the payload reported at boot. */
 uint64_t vm_built_page_bytes(const struct vm *vm);
