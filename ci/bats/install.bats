@@ -175,7 +175,9 @@ complete_words() {
 	run complete_words "$NB" run --no
 	assert_output --no-pmu
 	run complete_words "$NB" ""
-	assert_output $'info\nlist\nrun\ncompare\nreport\nhelp'
+	assert_output "$("$NB" help --complete | awk -F'\t' '$1 == "command" { print $2 }')"
+	assert_line guest
+	assert_line cleanup
 	run complete_words "$NB" list ""
 	assert_output $'kernels\nbackings\nsuites\nevents'
 	run complete_words "$NB" compare "$FX/bas"

@@ -240,6 +240,63 @@ static void test_syscall_entry_preserves_registers(void **state)
 	finish(&f);
 }
 
+/* KVM's binary statistics of a real VM: after a chase over the region KVM
+ * has mapped guest memory, and counted the exits the messages caused. */
+static void test_kvm_stats_of_a_real_vm(void **state)
+{
+	(void)state;
+	if (!kvm_or_skip())
+		skip();
+	struct fixture f;
+	struct vm *vm = boot(&f, 4096, 2 * MB, 1);
+	assert_int_equal(chase_build(f.buf.base, NB_REGION_VA, 256, 4096, 0, 1), 0);
+	uint64_t a[] = {NB_REGION_VA, 1000};
+	struct vm_reply r;
+	nb_error err;
+	assert_int_equal(vm_command(vm, NB_CMD_CHASE, a, 2, 5, &r, &err), 0);
+	json_t *k = vm_kvm_json(vm);
+	json_t *st = json_object_get(k, "stats");
+	if (!json_is_true(json_object_get(st, "available"))) {
+		print_message("skipped: %s\n", json_string_value(json_object_get(st, "reason")));
+		json_decref(k);
+		finish(&f);
+		skip();
+	}
+	uint64_t pages[3];
+	assert_int_equal(vm_kvm_pages(vm, pages), 0);
+	assert_true(pages[0] + pages[1] + pages[2] > 0);
+	/* At least the RESULT and SYNC messages of the command exited. */
+	assert_true(r.kvm_counted);
+	assert_true(r.kvm_exits[0] >= 2);
+	assert_true(json_integer_value(json_object_get(json_object_get(st, "vcpu"), "exits")) >= 2);
+	assert_int_equal(json_integer_value(json_object_get(k, "region_slot_bytes")), 2 * MB);
+	json_decref(k);
+	finish(&f);
+}
+
+/* The region's memory slot covers whole pages of its backing, so KVM can
+ * map it huge: a 64K region on a 2M THP buffer gets a 2M slot. */
+static void test_memslot_in_whole_backing_pages(void **state)
+{
+	(void)state;
+	if (!kvm_or_skip())
+		skip();
+	nb_error err;
+	if (backing_usable(BACKING_THP, 2 * MB, &err)) {
+		print_message("skipped: %s\n", err.msg);
+		skip();
+	}
+	struct fixture f;
+	assert_int_equal(buffer_alloc(&f.buf, BACKING_THP, 2 * MB, &err), 0);
+	struct vm_config c = {.region = &f.buf, .region_bytes = 64 << 10, .region_page_bytes = 4096, .spaces = 1, .cpu = -1};
+	if (vm_create(&f.vm, &c, &err))
+		fail_msg("vm_create: %s", err.msg);
+	json_t *k = vm_kvm_json(f.vm);
+	assert_int_equal(json_integer_value(json_object_get(k, "region_slot_bytes")), 2 * MB);
+	json_decref(k);
+	finish(&f);
+}
+
 /* The shootdown IPI is sent after MFENCE; LFENCE: the three instructions
  * together in the payload (0f ae f0, 0f ae e8, 0f 30). */
 static void test_ipi_is_fenced(void **state)
@@ -327,6 +384,8 @@ int main(void)
 		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_syscall_entry_preserves_registers),
 		cmocka_unit_test(test_ipi_is_fenced),
+		cmocka_unit_test(test_kvm_stats_of_a_real_vm),
+		cmocka_unit_test(test_memslot_in_whole_backing_pages),
 		cmocka_unit_test(test_watchdog_stops_spin),
 		cmocka_unit_test(test_fault_reported),
 		cmocka_unit_test(test_triple_fault_reported),

@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2154 # bats sets $output
+# The micro-VM on KVM with hardware-assisted paging, where this machine's own
+# KVM cannot give it: `nestbench guest` boots a Linux guest under QEMU TCG
+# with `-cpu max` (emulated AMD SVM with nested paging), the guest loads
+# kvm_amd (npt=Y) and runs every VM kernel there with --mode both.  Function
+# only: TCG timings mean nothing and nothing here looks at them.
+#
+# One guest boot for the whole file (setup_file); the tests read its file.
+
+load 'helpers'
+
+bats_require_minimum_version 1.5.0
+
+VM_KERNELS="chase chase-ctl guest-syscall guest-fault guest-protect guest-unmap guest-ctxsw guest-ctxsw-pcid
+vm-lifecycle vmexit vmswitch guest-shootdown"
+
+setup_file() {
+	export NPT_DIR="$BATS_FILE_TMPDIR"
+	export NPT_OUT="$NPT_DIR/npt.json"
+	[ -x "$NB" ] || return 0
+	is_root || return 0
+	command -v qemu-system-x86_64 >/dev/null || return 0
+	[ -x /bin/busybox ] || return 0
+	compgen -G '/boot/vmlinuz-*' >/dev/null || return 0
+	# Five minutes at most: the guest boots in seconds, the smoke run in 1-2 minutes.
+	"$NB" guest --guest-accel tcg --timeout 290 --quiet --console "$NPT_DIR/console.log" --out "$NPT_OUT" -- \
+		--suite smoke --mode both --backing 4k --ws-max 1m \
+		--kernel chase,chase-ctl,vmexit,vmswitch,guest-shootdown \
+		>"$NPT_DIR/stdout" 2>"$NPT_DIR/stderr"
+	echo $? >"$NPT_DIR/status"
+}
+
+setup() {
+	[ -x "$NB" ] || fail "build/nestbench is missing: run make first"
+	is_root || skip "needs root (/dev/kvm inside the guest is fine, but /boot/vmlinuz-* is root's)"
+	command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (apt-get install -y qemu-system-x86)"
+	[ -x /bin/busybox ] || skip "no /bin/busybox (apt-get install -y busybox-static)"
+	compgen -G '/boot/vmlinuz-*' >/dev/null || skip "no /boot/vmlinuz-* (apt-get install -y linux-image-amd64)"
+}
+
+@test "guest under TCG: exit 0 and a schema-valid results file from inside" {
+	run cat "$NPT_DIR/status"
+	if [ "$output" != 0 ]; then
+		echo "status $output; stderr:"
+		tail -30 "$NPT_DIR/stderr"
+		echo "console:"
+		tail -30 "$NPT_DIR/console.log"
+		fail "nestbench guest failed"
+	fi
+	validate_schema "$NPT_OUT"
+	grep -q "from the guest, tcg" "$NPT_DIR/stdout"
+}
+
+@test "inside: KVM is kvm_amd with NPT, nested, and every VM measurement says npt" {
+	jq -e '.host.kvm.mmu_virt_mode == "npt" and .host.kvm.nested == true' "$NPT_OUT"
+	jq -e '.host.kvm.params["kvm_amd.npt"] == "Y"' "$NPT_OUT"
+	jq -e '[.measurements[] | select(.mode == "vm")] | length > 0' "$NPT_OUT"
+	jq -e '[.measurements[] | select(.mode == "vm" and .mmu_virt_mode != "npt")] | length == 0' "$NPT_OUT"
+}
+
+@test "every VM kernel x guest page is measured or skipped for a reason named here; none failed" {
+	for k in $VM_KERNELS; do
+		for g in 4k 2m 1g; do
+			n=$(jq --arg k "$k" --arg g "$g" \
+				'[.measurements[] | select(.mode == "vm" and .kernel == $k and .guest_page.requested == $g)] | length' \
+				"$NPT_OUT")
+			[ "$n" -gt 0 ] || fail "no measurement of $k with $g guest pages"
+		done
+	done
+	jq -e '[.measurements[] | select(.failed == true)] | length == 0' "$NPT_OUT"
+	# The reasons this emulated machine gives: TCG's CPU offers no PCID to
+	# KVM's guests; a 1G guest page leaves guest-shootdown's 4M region one page.
+	run jq -r '.measurements[] | select(.mode == "vm" and .skipped != null) | "\(.kernel) \(.guest_page.requested): \(.skipped)"' "$NPT_OUT"
+	while IFS= read -r line; do
+		[ -z "$line" ] && continue
+		case "$line" in
+		"guest-ctxsw-pcid "*": the guest has no PCID"*) ;;
+		"guest-shootdown 1g: guest-shootdown needs at least 2 guest pages"*) ;;
+		*) fail "unexpected skip: $line" ;;
+		esac
+	done <<<"$output"
+	# The chase ran in the guest at every guest page size, the guest's page size verified.
+	for b in 4096 2097152 1073741824; do
+		jq -e --argjson b "$b" '[.measurements[] | select(.mode == "vm" and .kernel == "chase" and .skipped == null and
+			.guest_page.built_page_bytes == $b)] | length > 0' "$NPT_OUT"
+	done
+}
+
+@test "inside: KVM's statistics say how it mapped guest memory and count every exit" {
+	jq -e '[.measurements[] | select(.mode == "vm" and .kernel == "chase" and .skipped == null) |
+		.kvm.stats | select(.available == true and (.vm.pages_4k + .vm.pages_2m + .vm.pages_1g) > 0 and
+		.vcpu.exits > 0)] | length > 0' "$NPT_OUT"
+	jq -e '[.measurements[] | select(.kernel == "vmexit" and .mode == "vm" and .skipped == null) |
+		.params.host_share.kvm_counted_exits.exits > 0] | all' "$NPT_OUT"
+}
+
+@test "guest: bad options are usage errors; a missing kernel says how to get one" {
+	run "$NB" guest --guest-accel xen
+	assert_failure 2
+	assert_output --partial "auto, kvm or tcg"
+	run "$NB" guest --guest-cpus 0
+	assert_failure 2
+	run "$NB" guest --guest-kernel /nonexistent/vmlinuz --out "$BATS_TEST_TMPDIR/x.json" -- --suite smoke
+	assert_failure 1
+	assert_output --partial "/nonexistent/vmlinuz"
+	[ ! -e "$BATS_TEST_TMPDIR/x.json" ]
+	run "$NB" guest -- --out /tmp/elsewhere.json
+	assert_failure 2
+	assert_output --partial "give --out before"
+}
