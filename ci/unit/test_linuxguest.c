@@ -209,7 +209,7 @@ static void qemu_argv_per_accelerator(void **state)
 	char **argv;
 	nb_error err;
 	assert_int_equal(qemu_build_argv(&c, &argv, &err), 0);
-	assert_true(has_pair(argv, "-accel", "tcg"));
+	assert_true(has_pair(argv, "-accel", "tcg,thread=single"));
 	assert_true(has_pair(argv, "-cpu", "max"));
 	assert_true(has_pair(argv, "-m", "3072M"));
 	assert_true(has_pair(argv, "-smp", "2"));

@@ -88,7 +88,10 @@ int qemu_build_argv(const struct qemu_config *cfg, char ***out, nb_error *err)
 	char *con = chardev_file("console", cfg->console_log), *chan = chardev_file("channel", cfg->channel);
 	const char *args[] = {
 		cfg->qemu ? cfg->qemu : QEMU_DEFAULT,
-		"-accel", kvm ? "kvm" : "tcg",
+		/* TCG in one thread: with a thread per vCPU (MTTCG), guests that run
+		 * their own KVM guests froze here now and then under load (both vCPUs
+		 * idle, timers firing, nothing scheduled); one thread has not. */
+		"-accel", kvm ? "kvm" : "tcg,thread=single",
 		/* -cpu host with KVM: the guest sees the CPU (and its VMX/SVM for nested
 		 * KVM); -cpu max with TCG: every feature TCG emulates, SVM and NPT included. */
 		"-cpu", kvm ? "host" : "max",
