@@ -323,17 +323,23 @@ static int vs_both(struct vs_state *st, const uint64_t *args, double timeout_s, 
 	vs_child_begin(st, args, timeout_s, account);
 	nb_error e0 = {{0}}, e1 = {{0}};
 	int rc0 = vm_command_begin(st->h[0].vm, NB_CMD_TURNS, args, VS_TURN_ARGS, timeout_s, &e0);
-	if (rc0 == 0)
-		rc0 = vm_command_end(st->h[0].vm, &r[0], &e0);
 	if (rc0)
 		vs_fail_first(sh, 0);
+	/* The child first: if it dies, vm 0 is told at once (its token is
+	 * posted with the failure) instead of waiting out its turn timeout. */
 	int rc1 = vs_child_wait(st, timeout_s + 5, "vm 1 ran its command", &e1);
+	if (rc1)
+		vs_fail_first(sh, 1);
 	if (rc1 == 0 && sh->rc) {
 		rc1 = -1;
 		vs_copy_msg(e1.msg, sizeof(e1.msg), sh->msg);
 	}
 	if (rc1 == 0)
 		r[1] = sh->r;
+	if (rc0 == 0 && vm_command_end(st->h[0].vm, &r[0], &e0)) {
+		rc0 = -1;
+		vs_fail_first(sh, 0);
+	}
 	if (!rc0 && !rc1)
 		return 0;
 	int first = __atomic_load_n(&sh->failed, __ATOMIC_ACQUIRE) - 1;
