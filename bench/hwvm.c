@@ -47,12 +47,28 @@ int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spa
 		hwvm_close(h);
 		return -1;
 	}
-	/* Guest-mode counters of the vCPU thread; a failure to open is recorded
-	 * by the session itself (no PMU here), never an error of the kernel. */
-	struct pmu_request rq = {.tid = vm_vcpu_tid(h->vm), .guest = 1, .no_software = 1};
-	nb_error perr;
-	h->pmu = rq.tid > 0 ? pmu_session_open(&rq, &perr) : NULL;
+	h->pmu = hwvm_pmu_open(ctx, vm_vcpu_tid(h->vm), &h->pmu_why);
 	return 0;
+}
+
+struct pmu_session *hwvm_pmu_open(const struct kernel_ctx *ctx, int tid, const char **why_not)
+{
+	if (ctx->opt->no_pmu) {
+		*why_not = "not opened: --no-pmu";
+		return NULL;
+	}
+	if (tid <= 0) {
+		*why_not = "not opened: the vCPU thread was gone";
+		return NULL;
+	}
+	/* A failure to count (no PMU here) is recorded by the session itself,
+	 * never an error of the kernel; --events was checked before the run. */
+	struct pmu_request rq = {.events = ctx->opt->pmu_events, .tid = tid, .guest = 1, .no_software = 1};
+	nb_error perr;
+	struct pmu_session *s = pmu_session_open(&rq, &perr);
+	if (!s)
+		*why_not = "not opened: the event set could not be resolved";
+	return s;
 }
 
 void hwvm_account(struct hwvm *h, const struct vm_reply *r)
@@ -101,17 +117,48 @@ json_t *hwvm_share_json(const struct hwvm *h)
 	return share;
 }
 
-json_t *hwvm_pmu_json(struct hwvm *h, uint64_t ops)
+static int is_hardware(const json_t *ev)
 {
-	if (!h->pmu)
-		return json_pack("{s:b, s:s}", "available", 0, "reason", "not opened (--no-pmu, or the vCPU thread was gone)");
-	json_t *full = pmu_session_json(h->pmu, ops);
-	if (json_is_true(json_object_get(full, "available")))
+	const char *k = json_string_value(json_object_get(ev, "kind"));
+	return k && !strcmp(k, "hardware");
+}
+
+/* Did any hardware event of an available session count more than zero? */
+static int any_hw_count(const json_t *full)
+{
+	size_t i;
+	json_t *ev;
+	json_array_foreach(json_object_get(full, "events"), i, ev)
+		if (is_hardware(ev) &&
+		    json_integer_value(json_object_get(ev, "count")) > 0)
+			return 1;
+	return 0;
+}
+
+json_t *hwvm_session_json(struct pmu_session *s, const char *why_not, uint64_t ops)
+{
+	if (!s)
+		return json_pack("{s:b, s:s, s:b}", "available", 0, "reason", why_not ? why_not : "not opened",
+				 "guest_mode", 1);
+	json_t *full = pmu_session_json(s, ops);
+	if (json_is_true(json_object_get(full, "available")) && any_hw_count(full))
 		return full;
-	json_t *brief = json_pack("{s:b, s:O, s:b}", "available", 0, "reason", json_object_get(full, "reason"),
+	json_t *brief;
+	if (json_is_true(json_object_get(full, "available")))
+		brief = json_pack("{s:b, s:s, s:b}", "available", 0, "reason",
+				  "the session was started around every sample but every hardware event counted 0 in "
+				  "guest mode: the host does not count this vCPU's guest mode (zero is no measurement)",
+				  "guest_mode", 1);
+	else
+		brief = json_pack("{s:b, s:O, s:b}", "available", 0, "reason", json_object_get(full, "reason"),
 				  "guest_mode", 1);
 	json_decref(full);
 	return brief;
+}
+
+json_t *hwvm_pmu_json(struct hwvm *h, uint64_t ops)
+{
+	return hwvm_session_json(h->pmu, h->pmu_why, ops);
 }
 
 void hwvm_close(struct hwvm *h)

@@ -23,6 +23,7 @@ struct hwvm {
 	struct buffer region;
 	struct vm *vm;
 	struct pmu_session *pmu; /* guest-mode counters of the vCPU thread (NULL: --no-pmu or none) */
+	const char *pmu_why;     /* pmu NULL: why no session was opened */
 	/* Host-side share, summed over every command run through hwvm_command. */
 	uint64_t commands, exits, bench_exits, turns, run_ticks, vmm_ticks, host_ticks;
 	/* KVM's own exit counts (vm_kvm_exit_names order), all commands counted. */
@@ -45,8 +46,16 @@ int hwvm_command(struct hwvm *h, uint32_t op, const uint64_t *args, size_t nargs
 void hwvm_account(struct hwvm *h, const struct vm_reply *r);
 /* {"commands", "vm_exits", "bench_exits", "turns", "in_kvm_run_ns", "vmm_ns", "vcpu_thread_ns"}: totals. */
 json_t *hwvm_share_json(const struct hwvm *h);
-/* The guest PMU part: {"available": false, "reason"} or the full session. */
+/* The guest PMU part: {"available": false, "reason"} or the full session.
+ * A session whose hardware events all counted zero is reported unavailable
+ * (zero walks are never presented as a measurement). */
 json_t *hwvm_pmu_json(struct hwvm *h, uint64_t ops);
+/* The same for a session opened by the caller (another process's vCPU thread):
+ * s NULL = not opened, for the reason why_not. */
+json_t *hwvm_session_json(struct pmu_session *s, const char *why_not, uint64_t ops);
+/* Open guest-mode counters of thread tid as ctx->opt asks (--no-pmu,
+ * --events): NULL with *why_not when none is opened. */
+struct pmu_session *hwvm_pmu_open(const struct kernel_ctx *ctx, int tid, const char **why_not);
 void hwvm_close(struct hwvm *h);
 
 /* Watchdog for a command of `ops` operations of up to `ns_per_op` each. */

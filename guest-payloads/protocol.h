@@ -133,7 +133,11 @@ enum nb_cmd_op {
 	NB_CMD_MMIO = 11,    /* arg0 n stores to NB_BENCH_GPA at CPL3 -> RESULT(seq, ticks) */
 	NB_CMD_TURNS = 12,   /* arg0 turns, arg1 bytes read (one load per 64-byte line) each turn, arg2 offset:
 			      * ring NB_TURN_GPA (0), then per turn read and ring the turn number;
-			      * arg0 = 0: only read once (pre-walk) -> RESULT(seq, ticks, turns, sum) */
+			      * arg0 = 0: only read once (pre-walk) -> RESULT(seq, ticks, turns, sum, probe ticks).
+			      * arg3 probe pages (0 = none): each turn starts with a timed chain of dependent
+			      * loads, one per 4K page of the first arg3 pages (the TLB refill after a switch);
+			      * arg4 1 = control: the same passes back to back, no ring, the first probe not
+			      * counted.  probe ticks = guest TSC ticks summed over the probes counted. */
 	NB_CMD_SHOOT = 13,   /* arg0 shootdowns, arg1 1 = test: the other vCPUs mask interrupts first, arg2 TSC ticks
 			      * to wait for a barrier or an acknowledgement -> RESULT(seq, ticks, kernel ticks, acks) */
 	NB_CMD_REGS = 14,    /* test: a null system call through SYSCALL itself (whatever the gate in use) with

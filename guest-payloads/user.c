@@ -189,28 +189,54 @@ static void cmd_mmio(const struct nb_cmd *c)
 /* Take turns with other VMs: the VMM holds this vCPU at every ring until
  * the token comes back.  The guest counts its own turns; the VMM counts
  * the rings it served, and the two must agree. */
+/* A chain of dependent loads, one per 4K page of `pages`: each address
+ * waits for the previous load, so a TLB miss on every page (a flushed TLB
+ * after a VM switch) costs its whole walk instead of overlapping.  The AND
+ * keeps the data dependency (it is no zeroing idiom) and adds nothing. */
+static uint64_t probe_pages(uint64_t va, uint64_t pages)
+{
+	uint64_t dep = 0;
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t v = *(volatile uint64_t *)(uintptr_t)(va + i * 4096 + (i % 64) * 64 + dep);
+		__asm__ volatile("and $0, %0" : "+r"(v));
+		dep = v;
+	}
+	return dep;
+}
+
 static void cmd_turns(const struct nb_cmd *c)
 {
 	volatile uint32_t *bell = (volatile uint32_t *)(uintptr_t)NB_TURN_GPA;
-	uint64_t turns = c->arg[0], bytes = c->arg[1];
+	uint64_t turns = c->arg[0], bytes = c->arg[1], probe = c->arg[3], control = c->arg[4];
 	uint64_t va = gsys.mbox->boot.region_va + c->arg[2];
 	if (c->arg[2] > gsys.mbox->boot.region_bytes || bytes > gsys.mbox->boot.region_bytes - c->arg[2])
 		GSYS_ABORT("turns: %u bytes at offset %u do not fit the region", bytes, c->arg[2]);
-	uint64_t sum = 0, done = 0;
+	if (probe * 4096 > bytes)
+		GSYS_ABORT("turns: a probe of %u pages is more than the %u bytes read", probe, bytes);
+	uint64_t sum = 0, done = 0, probe_ticks = 0;
 	if (turns == 0) {
 		sum = touch_lines(va, bytes);
 		gsys_result(0, 0, sum, 0);
 		return;
 	}
-	*bell = 0;
+	if (!control)
+		*bell = 0;
 	uint64_t t0 = tsc_begin();
 	while (done < turns) {
+		if (probe) {
+			uint64_t p0 = tsc_begin();
+			sum += probe_pages(va, probe);
+			uint64_t p1 = tsc_end();
+			if (!control || done > 0)
+				probe_ticks += p1 - p0;
+		}
 		sum += touch_lines(va, bytes);
 		done++;
-		*bell = (uint32_t)done;
+		if (!control)
+			*bell = (uint32_t)done;
 	}
 	uint64_t t1 = tsc_end();
-	gsys_result(t1 - t0, done, sum, 0);
+	gsys_result(t1 - t0, done, sum, probe_ticks);
 }
 
 /* vCPU idx > 0: read every region page but the first, forever, so that

@@ -502,6 +502,9 @@ int cmd_run(int argc, char **argv)
 	cfg.kopt.seed = seed;
 	cfg.kopt.threads = 1;
 	cfg.kopt.cow_pages = (unsigned)cow_pages;
+	/* Kernels that open guest PMU sessions themselves (hwvm) obey them too. */
+	cfg.kopt.no_pmu = cfg.no_pmu;
+	cfg.kopt.pmu_events = cfg.events;
 	size_t fit_fixed = fit ? fit * 3 : 0;
 	for (unsigned i = 0; i < cfg.sizes.n; i++)
 		if (fit_fixed && cfg.sizes.bytes[i] > fit_fixed) {

@@ -51,6 +51,8 @@ struct kernel_options {
 	const char *variant;       /* kernels with variants: the one being measured (NULL otherwise) */
 	int in_vm;                 /* KERNEL_HAS_GUEST kernels: 1 = the guest side (mode vm), 0 = the native counterpart */
 	uint64_t guest_page_bytes; /* in_vm: the guest page size to build */
+	int no_pmu;                /* --no-pmu: kernels that count their own threads (vCPUs) open no PMU session */
+	const char *pmu_events;    /* --events for those sessions (NULL = this CPU's table) */
 };
 
 struct kernel_ctx {

@@ -46,6 +46,17 @@ kvm_usable() {
 		($t.turns_counted_by_guest | length == 2 and all(. > 0))] | length == 2 and all' "$OUT"
 	jq -e '[.measurements[] | select(.kernel == "vmswitch" and .mode == "vm") | .params.tlb_tagging.verdict |
 		IN("tagged", "not tagged", "unknown")] | all' "$OUT"
+	# Two VMM processes, and the tagging measured beside the module's view (numbers, a verdict).
+	jq -e '[.measurements[] | select(.kernel == "vmswitch" and .mode == "vm" and .params.switch == "vm") |
+		.params.pids | length == 2 and .[0] != .[1] and all(. > 0)] | length == 2 and all' "$OUT"
+	jq -e '[.measurements[] | select(.kernel == "vmswitch" and .mode == "vm" and .params.switch == "vm" and
+		.working_set_bytes > 0) | .params.tlb_tagging.measured |
+		(.after_switch_ns_per_pass > 0) and (.same_vm_ns_per_pass > 0) and (.ratio > 0) and
+		(.verdict | IN("tagged", "not tagged", "inconclusive")) and (.thresholds.why | length > 0)] |
+		length == 1 and all' "$OUT"
+	# Guest PMU: never available with every hardware count zero.
+	jq -e '[.measurements[] | select(.mode == "vm" and .skipped == null) | (.pmu.vms // [.pmu])[] |
+		(.available | not) or ([.events[] | select(.kind == "hardware") | .count // 0] | add > 0)] | all' "$OUT"
 	# Shootdowns: acknowledged by every other vCPU, or skipped with the reason.
 	jq -e '[.measurements[] | select(.kernel == "guest-shootdown" and .mode == "vm" and .skipped == null) |
 		.params.threads as $n | .params.shootdowns | .acknowledged == .sent * ($n - 1) and
@@ -54,6 +65,15 @@ kvm_usable() {
 		jq -e '[.measurements[] | select(.kernel == "guest-shootdown" and .mode == "vm" and .params.threads == 2) |
 			.params.shootdowns | .ipis_handled_per_vcpu[1] >= .sent] | length == 1 and all' "$OUT"
 	fi
+}
+
+@test "--no-pmu: no guest PMU session is opened for any VM of vmswitch" {
+	kvm_usable || skip "no usable /dev/kvm"
+	run --separate-stderr "$NB" run --mode vm -k vmswitch -b 4k --guest-page 4k --suite smoke --no-pmu -q -o "$OUT"
+	assert_success
+	validate_schema "$OUT"
+	jq -e '[.measurements[] | select(.kernel == "vmswitch" and .skipped == null) | .pmu.vms[] |
+		.available == false and .reason == "not opened: --no-pmu"] | length == 6 and all' "$OUT"
 }
 
 @test "--mode native: only the native counterparts, the VM-only variants skipped with the reason" {

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include "childguard.h"
 #include "hwvm.h"
 #include "kernel_run.h"
 #include "protocol.h"
@@ -88,6 +92,27 @@ static void test_vmexit_native_side(void **state)
 	krun_free(&r);
 }
 
+/* Guest PMU of n VMs: each either unavailable with a reason, or available
+ * with some hardware event that counted (never zeros presented as counts). */
+static void assert_guest_pmu_honest(const json_t *gp, size_t n)
+{
+	assert_int_equal(json_array_size(gp), n);
+	for (size_t i = 0; i < n; i++) {
+		const json_t *s = json_array_get(gp, i);
+		if (!json_is_true(json_object_get(s, "available"))) {
+			assert_non_null(json_string_value(json_object_get(s, "reason")));
+			continue;
+		}
+		json_int_t total = 0;
+		size_t j;
+		json_t *ev;
+		json_array_foreach(json_object_get(s, "events"), j, ev)
+			if (!strcmp(json_string_value(json_object_get(ev, "kind")), "hardware"))
+				total += json_integer_value(json_object_get(ev, "count"));
+		assert_true(total > 0);
+	}
+}
+
 static void test_vmswitch_turns_agree(void **state)
 {
 	(void)state;
@@ -105,13 +130,79 @@ static void test_vmswitch_turns_agree(void **state)
 		assert_int_equal(json_integer_value(json_array_get(h, i)), 3 * 8);
 	}
 	assert_non_null(json_object_get(json_object_get(r.params, "tlb_tagging"), "verdict"));
+	/* Two host processes: this one and a child, reaped by teardown. */
+	const json_t *pids = json_object_get(r.params, "pids");
+	assert_int_equal(json_array_size(pids), 2);
+	assert_int_equal(json_integer_value(json_array_get(pids, 0)), getpid());
+	assert_true(json_integer_value(json_array_get(pids, 1)) > 0);
+	assert_int_not_equal(json_integer_value(json_array_get(pids, 0)), json_integer_value(json_array_get(pids, 1)));
+	assert_int_equal(childguard_count(), 0);
+	assert_int_equal(kill((pid_t)json_integer_value(json_array_get(pids, 1)), 0), -1);
+	/* The measured tagging: numbers from both sides and a verdict (never
+	 * checked against a threshold: timing). */
+	const json_t *m = json_object_get(json_object_get(r.params, "tlb_tagging"), "measured");
+	assert_true(json_real_value(json_object_get(m, "after_switch_ns_per_pass")) > 0);
+	assert_true(json_real_value(json_object_get(m, "same_vm_ns_per_pass")) > 0);
+	assert_true(json_real_value(json_object_get(m, "ratio")) > 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "probe"), "pages")), 16);
+	assert_int_equal(json_integer_value(json_object_get(m, "passes_after_switch")), 3 * 8);
+	const char *v = json_string_value(json_object_get(m, "verdict"));
+	assert_non_null(v);
+	assert_true(!strcmp(v, "tagged") || !strcmp(v, "not tagged") || !strcmp(v, "inconclusive"));
+	assert_guest_pmu_honest(json_object_get(r.params, "guest_pmu"), 2);
 	krun_free(&r);
+
+	/* --no-pmu: no session is opened for either VM, and each says so. */
+	opt.no_pmu = 1;
+	assert_int_equal(krun("vmswitch", BACKING_4K, 64 << 10, &opt, 4, 1, &r), 0);
+	const json_t *gp = json_object_get(r.params, "guest_pmu");
+	assert_int_equal(json_array_size(gp), 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(json_string_value(json_object_get(json_array_get(gp, i), "reason")),
+				    "not opened: --no-pmu");
+	krun_free(&r);
+	opt.no_pmu = 0;
 
 	opt.variant = "address-space";
 	assert_int_equal(krun("vmswitch", BACKING_4K, 64 << 10, &opt, 8, 2, &r), 0);
 	t = json_object_get(r.params, "turns");
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(t, "switches_counted_by_guest"), 0)), 3 * 16);
 	krun_free(&r);
+	assert_int_equal(threads_now(), before);
+}
+
+/* The process serving vm 1 dies in the middle of a run: the sample fails at
+ * once with what happened to it, and nothing is left behind. */
+static void test_vmswitch_child_dies(void **state)
+{
+	(void)state;
+	if (!kvm_ok())
+		skip();
+	int before = threads_now();
+	const struct kernel_desc *k = kernel_find("vmswitch");
+	struct kernel_options opt = {.variant = "vm", .in_vm = 1, .guest_page_bytes = 4096};
+	struct kernel_ctx ctx = {
+		.desc = k, .backing = BACKING_4K, .working_set_bytes = 64 << 10, .cpu = topology_default_measure_pu(),
+		.opt = &opt, .params = json_object(), .flags = json_array(),
+	};
+	nb_error err;
+	assert_int_equal(k->setup(&ctx, &err), 0);
+	pid_t child = (pid_t)json_integer_value(json_array_get(json_object_get(ctx.params, "pids"), 1));
+	assert_true(child > 0);
+	assert_int_equal(kill(child, SIGKILL), 0);
+	uint64_t ticks;
+	double t0 = (double)tsc_begin() / tsc_ticks_per_ns();
+	assert_int_equal(k->sample(&ctx, 4, &ticks, &err), -1);
+	double took_s = ((double)tsc_end() / tsc_ticks_per_ns() - t0) * 1e-9;
+	print_message("# %s (%.2f s)\n", err.msg, took_s);
+	assert_non_null(strstr(err.msg, "vm 1 (child process)"));
+	assert_non_null(strstr(err.msg, "killed by signal 9"));
+	assert_true(took_s < 5); /* not the 10 s turn timeout: vm 0 was told */
+	k->teardown(&ctx);
+	json_decref(ctx.params);
+	json_decref(ctx.flags);
+	json_decref(ctx.backing_json);
+	assert_int_equal(childguard_count(), 0);
 	assert_int_equal(threads_now(), before);
 }
 
@@ -219,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_vmexit_counts_every_exit),
 		cmocka_unit_test(test_vmexit_native_side),
 		cmocka_unit_test(test_vmswitch_turns_agree),
+		cmocka_unit_test(test_vmswitch_child_dies),
 		cmocka_unit_test(test_tlb_tagging_verdict),
 		cmocka_unit_test(test_guest_shootdown_reaches_every_vcpu),
 		cmocka_unit_test(test_ipi_never_arrives),
