@@ -625,7 +625,12 @@ static void vs_record(struct kernel_ctx *ctx, struct vs_state *st)
 	json_array_append_new(share, hwvm_share_json(&st->h[0]));
 	json_array_append_new(pmu, hwvm_pmu_json(&st->h[0], st->ops));
 	if (st->two_vms) {
-		json_array_append_new(share, hwvm_share_json(&st->sh->share));
+		/* The child's totals, copied through shared memory: its pointers
+		 * (the VM, its PMU session) are the child's, never to be followed here. */
+		struct hwvm child = st->sh->share;
+		child.vm = NULL;
+		child.pmu = NULL;
+		json_array_append_new(share, hwvm_share_json(&child));
 		json_array_append_new(pmu, hwvm_session_json(st->pmu1, st->pmu1_why, st->ops));
 		json_t *tag = json_object_get(ctx->params, "tlb_tagging");
 		json_object_set_new(tag, "measured",
