@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "childguard.h"
+#include "hugepool.h"
 #include "hwvm.h"
 #include "kutil.h"
 #include "tsc.h"
@@ -204,6 +205,9 @@ static void vs_child_main(const struct kernel_ctx *ctx, struct vs_state *st)
 		sem_post(&sh->reply);
 	}
 	hwvm_close(h);
+	/* _exit skips the exit handlers: give back what this process added to
+	 * the hugepage pools itself (its parent's growth stays the parent's). */
+	hugepool_restore_all();
 	_exit(0);
 }
 

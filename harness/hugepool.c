@@ -279,6 +279,12 @@ static int grow_locked(struct pool *p, const char *label, const char *path, size
 		avail = 0;
 	long want = st.total + ((long)npages - avail);
 	pid_t self = getpid();
+	/* A forked child (vmswitch's second VMM) inherits its parent's counts:
+	 * they are the parent's to give back, not this process's. */
+	if (p->owner != self) {
+		p->grown = 0;
+		p->changed = 0;
+	}
 	unsigned long long start = ledger_proc_start(self);
 	/* Record first: a run killed right after growing the pool has still
 	 * said so. */
