@@ -1,5 +1,5 @@
 /* resfile.c - strict reader of nestbench results files. */
-#include "resfile.h"
+#include "analysis/resfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "identity.h"
+#include "analysis/identity.h"
 
 /* Validation context: the file name for messages and the first error. */
 struct vctx {

@@ -35,10 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "hwvm.h"
-#include "kutil.h"
-#include "tsc.h"
+#include "core/childguard.h"
+#include "bench/hwvm.h"
+#include "bench/kutil.h"
+#include "core/tsc.h"
 
 #define VS_VMS 2
 #define VS_TURN_TIMEOUT_S 10.0
