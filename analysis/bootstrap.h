@@ -11,7 +11,7 @@
  * samples themselves.  The difference is significant when the interval
  * excludes 1.
  *
- * The random numbers come from the project's seeded splitmix64 (bench/rng.h),
+ * The random numbers come from the project's seeded splitmix64 (core/rng.h),
  * so a given seed gives the same intervals on every machine and every run.
  */
 #ifndef NESTBENCH_BOOTSTRAP_H

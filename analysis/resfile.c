@@ -270,7 +270,7 @@ static int parse_summary(struct vctx *v, const json_t *s, const char *path, stru
 	return 0;
 }
 
-/* A derived metric as harness/pmu.c writes it: {value, inputs, formula}, the
+/* A derived metric as harness/pmu/pmu.c writes it: {value, inputs, formula}, the
  * value a finite number, an object of finite numbers (page_size_mix), or null.
  * A bare number or null is accepted too. */
 static int derived_value_ok(json_t *val)

@@ -1,4 +1,7 @@
-/* kernel.h - the one table of measurement kernels and the contract each follows.
+/* kernel.h - the contract every measurement kernel follows, and the one table of them.
+ *
+ * Both sides see it: bench/ implements it (and defines kernel_table in
+ * bench/kernels.c), harness/ runs what the table holds without including bench/.
  *
  * The harness owns everything around a kernel: pinning, the memory buffer
  * (allocated with the requested backing and verified), warm-up, iteration
