@@ -1,5 +1,5 @@
 /* bootstrap.c - seeded percentile bootstrap of a ratio of medians. */
-#include "bootstrap.h"
+#include "analysis/bootstrap.h"
 
 #include <math.h>
 #include <stdlib.h>

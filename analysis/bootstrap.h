@@ -11,7 +11,7 @@
  * samples themselves.  The difference is significant when the interval
  * excludes 1.
  *
- * The random numbers come from the project's seeded splitmix64 (bench/rng.h),
+ * The random numbers come from the project's seeded splitmix64 (core/rng.h),
  * so a given seed gives the same intervals on every machine and every run.
  */
 #ifndef NESTBENCH_BOOTSTRAP_H
@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rng.h"
-#include "util.h"
+#include "core/rng.h"
+#include "core/util.h"
 
 #define BOOT_DEFAULT_ITERS 2000
 #define BOOT_DEFAULT_SEED 0x6e65737462656e63ull /* "nestbenc" */
@@ -32,7 +32,7 @@
  * comparison's interval does not depend on the order of comparisons. */
 uint64_t hash_string(const char *s);
 
-#include "stats.h" /* median_of */
+#include "core/stats.h" /* median_of */
 
 /* Quantile q in [0,1] of sorted values, type 7. */
 double quantile_sorted(const double *sorted, size_t n, double q);

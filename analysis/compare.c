@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "compare_out.h"
-#include "match.h"
-#include "resfile.h"
+#include "harness/cli/cli.h"
+#include "harness/cli/commands.h"
+#include "analysis/compare_out.h"
+#include "analysis/match.h"
+#include "analysis/resfile.h"
 
 /* The help names the bootstrap defaults literally; these keep it true. */
 _Static_assert(BOOT_DEFAULT_ITERS == 2000, "compare's help text names 2000 resamples");

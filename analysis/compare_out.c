@@ -1,10 +1,10 @@
 /* compare_out.c - the four output formats of `nestbench compare`. */
-#include "compare_out.h"
+#include "analysis/compare_out.h"
 
 #include <jansson.h>
 #include <string.h>
 
-#include "escape.h"
+#include "analysis/escape.h"
 
 void file_letter(size_t i, char *buf, size_t len)
 {

@@ -9,8 +9,8 @@
 
 #include <stdio.h>
 
-#include "match.h"
-#include "resfile.h"
+#include "analysis/match.h"
+#include "analysis/resfile.h"
 
 enum cmp_format { FMT_TEXT, FMT_MARKDOWN, FMT_JSON, FMT_CSV };
 

@@ -1,5 +1,5 @@
 /* doc.c - Markdown and HTML back ends of the report writer. */
-#include "doc.h"
+#include "analysis/doc.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "escape.h"
+#include "analysis/escape.h"
 
 static const char css[] =
 	"body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"

@@ -1,5 +1,5 @@
 /* escape.c - escaping untrusted strings per destination. */
-#include "escape.h"
+#include "analysis/escape.h"
 
 #include <string.h>
 

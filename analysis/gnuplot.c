@@ -1,7 +1,7 @@
 /* gnuplot.c - gnuplot as a child process with captured stderr and a time limit. */
-#include "gnuplot.h"
+#include "analysis/gnuplot.h"
 
-#include "childguard.h"
+#include "core/childguard.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "util.h"
+#include "core/util.h"
 
 #define GP_TIMEOUT_S 60
 

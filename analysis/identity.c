@@ -1,5 +1,5 @@
 /* identity.c - the identity of a measurement, for matching across files. */
-#include "identity.h"
+#include "analysis/identity.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "resfile.h"
+#include "analysis/resfile.h"
 
 /* Does params[name] define the measurement?  Scalar inputs do (stride_bytes,
  * tlb_locality_bytes, threads, placement, cow_pages_per_fork, ...).  Not:

@@ -1,5 +1,5 @@
 /* match.c - matching measurements across results files by identity. */
-#include "match.h"
+#include "analysis/match.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bootstrap.h"
-#include "resfile.h"
+#include "analysis/bootstrap.h"
+#include "analysis/resfile.h"
 
 struct cmp_row {
 	size_t file_b;               /* index of B in the file list (>= 1) */

@@ -1,5 +1,5 @@
 /* plotdata.c - data files for the gnuplot templates. */
-#include "plotdata.h"
+#include "analysis/plotdata.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "compare_out.h"
-#include "escape.h"
-#include "identity.h"
+#include "analysis/compare_out.h"
+#include "analysis/escape.h"
+#include "analysis/identity.h"
 
 struct point {
 	uint64_t ws;

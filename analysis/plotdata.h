@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resfile.h"
+#include "analysis/resfile.h"
 
 struct plot_src {
 	const struct res_file *files;

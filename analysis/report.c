@@ -9,16 +9,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "datadir.h"
-#include "compare_out.h"
-#include "doc.h"
-#include "gnuplot.h"
-#include "match.h"
-#include "plotdata.h"
-#include "reportdir.h"
-#include "resfile.h"
+#include "harness/cli/cli.h"
+#include "harness/cli/commands.h"
+#include "harness/cli/datadir.h"
+#include "analysis/compare_out.h"
+#include "analysis/doc.h"
+#include "analysis/gnuplot.h"
+#include "analysis/match.h"
+#include "analysis/plotdata.h"
+#include "analysis/reportdir.h"
+#include "analysis/resfile.h"
 
 #define MAX_WS 8
 #define MAX_PLOTS 64

@@ -1,5 +1,5 @@
 /* reportdir.c - write a report beside --out, then put it in place (see reportdir.h). */
-#include "reportdir.h"
+#include "analysis/reportdir.h"
 
 #include <dirent.h>
 #include <errno.h>

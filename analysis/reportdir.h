@@ -15,7 +15,7 @@
 #ifndef NESTBENCH_REPORTDIR_H
 #define NESTBENCH_REPORTDIR_H
 
-#include "util.h"
+#include "core/util.h"
 
 struct reportdir {
 	char *final;  /* --out as given */

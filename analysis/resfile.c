@@ -1,5 +1,5 @@
 /* resfile.c - strict reader of nestbench results files. */
-#include "resfile.h"
+#include "analysis/resfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "identity.h"
+#include "analysis/identity.h"
 
 /* Validation context: the file name for messages and the first error. */
 struct vctx {
@@ -270,7 +270,7 @@ static int parse_summary(struct vctx *v, const json_t *s, const char *path, stru
 	return 0;
 }
 
-/* A derived metric as harness/pmu.c writes it: {value, inputs, formula}, the
+/* A derived metric as harness/pmu/pmu.c writes it: {value, inputs, formula}, the
  * value a finite number, an object of finite numbers (page_size_mix), or null.
  * A bare number or null is accepted too. */
 static int derived_value_ok(json_t *val)

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "core/util.h"
 
 /* Limits on untrusted input, far above what a real run writes. */
 #define RES_MAX_FILE_BYTES (256u << 20)

@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "kutil.h"
-#include "topology.h"
-#include "tsc.h"
+#include "core/childguard.h"
+#include "bench/kutil.h"
+#include "harness/host/topology.h"
+#include "core/tsc.h"
 
 #define KB ((size_t)1 << 10)
 

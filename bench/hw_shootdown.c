@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hwvm.h"
-#include "kutil.h"
-#include "topology.h"
-#include "tsc.h"
+#include "bench/hwvm.h"
+#include "bench/kutil.h"
+#include "harness/host/topology.h"
+#include "core/tsc.h"
 
 #define GS_WAIT_S 2.0
 

@@ -22,9 +22,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "hwvm.h"
-#include "kutil.h"
-#include "tsc.h"
+#include "bench/hwvm.h"
+#include "bench/kutil.h"
+#include "core/tsc.h"
 
 enum ve_kind { VE_PIO, VE_MMIO, VE_SYSCALL };
 

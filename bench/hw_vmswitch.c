@@ -35,11 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "hugepool.h"
-#include "hwvm.h"
-#include "kutil.h"
-#include "tsc.h"
+#include "bench/hwvm.h"
+#include "bench/kutil.h"
+#include "core/childguard.h"
+#include "core/tsc.h"
+#include "harness/mem/hugepool.h"
 
 #define VS_VMS 2
 #define VS_TURN_TIMEOUT_S 10.0

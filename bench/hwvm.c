@@ -1,11 +1,11 @@
 /* hwvm.c - shared pieces of the hardware-assist kernels (see hwvm.h). */
-#include "hwvm.h"
+#include "bench/hwvm.h"
 
 #include <cpuid.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "tsc.h"
+#include "core/tsc.h"
 
 int hwvm_size0_once(const struct kernel_ctx *ctx, size_t bytes, nb_error *err)
 {

@@ -13,11 +13,11 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "backing.h"
-#include "kernel.h"
-#include "pmu.h"
-#include "util.h"
-#include "vm.h"
+#include "harness/mem/backing.h"
+#include "core/kernel.h"
+#include "harness/pmu/pmu.h"
+#include "core/util.h"
+#include "harness/vmm/vm.h"
 
 struct hwvm {
 	struct buffer region;

@@ -1,11 +1,11 @@
 /* kutil.c - helpers of the page-table-update and context-switch kernels (see kutil.h). */
-#include "kutil.h"
+#include "bench/kutil.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hugepool.h"
+#include "harness/mem/hugepool.h"
 
 volatile uint64_t ku_sink;
 

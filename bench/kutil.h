@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backing.h"
-#include "kernel.h"
-#include "swcount.h"
-#include "util.h"
+#include "harness/mem/backing.h"
+#include "core/kernel.h"
+#include "harness/pmu/swcount.h"
+#include "core/util.h"
 
 #define KU_4K ((size_t)4096)
 #define KU_MIB ((double)(1u << 20))

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "kutil.h"
-#include "tsc.h"
+#include "bench/kutil.h"
+#include "core/tsc.h"
 
 #define MB ((size_t)1 << 20)
 

@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "kutil.h"
-#include "tsc.h"
+#include "core/childguard.h"
+#include "bench/kutil.h"
+#include "core/tsc.h"
 
 #define MB ((size_t)1 << 20)
 

@@ -22,10 +22,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "childguard.h"
-#include "kutil.h"
-#include "topology.h"
-#include "tsc.h"
+#include "core/childguard.h"
+#include "bench/kutil.h"
+#include "harness/host/topology.h"
+#include "core/tsc.h"
 
 #define MB ((size_t)1 << 20)
 #define MAX_THREADS 256

@@ -4,7 +4,7 @@
  * the kernel stack.  Everything at CPL0 is kept short: on some hosts (PVM)
  * each guest-kernel instruction is emulated.
  */
-#include "protocol.h"
+#include "guest-payloads/protocol.h"
 
 	.section .text.entry, "ax"
 	.globl _start

@@ -1,7 +1,7 @@
 /* gsys.c - messages to the host and small freestanding helpers (see gsys.h). */
 #include <stdarg.h>
 
-#include "gsys.h"
+#include "guest-payloads/gsys.h"
 
 struct gsys_state gsys;
 

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_pt.h"
-#include "protocol.h"
+#include "guest-payloads/guest_pt.h"
+#include "guest-payloads/protocol.h"
 
 /* System calls: number in rax, arguments rdi, rsi, rdx, result in rax.
  * They enter the kernel with SYSCALL (and return with SYSRETQ) where SYSCALL

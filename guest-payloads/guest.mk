@@ -1,7 +1,7 @@
 # guest.mk - the freestanding guest payload, and its embedding into nestbench.
 #
-# The payload (entry.S, kernel.c, user.c, gsys.c, guest_pt.c, and chase.h from
-# bench/) is compiled with freestanding flags, linked at 1 MiB with guest.ld
+# The payload (entry.S, kernel.c, user.c, gsys.c, guest_pt.c, and the
+# header-only core/chase.h and core/tsc.h) is compiled with freestanding flags, linked at 1 MiB with guest.ld
 # and flattened to build/guest/payload.bin, which payload_blob.S includes.
 # guest_pt.c is also compiled into the host binary (the VMM builds the boot
 # tables with it, the unit tests walk what it builds).
@@ -12,12 +12,11 @@ GUEST_OBJ    := $(patsubst guest-payloads/%,$(GUEST_DIR)/%.o,$(GUEST_SRC))
 GUEST_CFLAGS := -std=c11 $(WARN) -O2 -g -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
                 -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none \
                 -mno-red-zone -mcmodel=small -mno-mmx -mno-sse -mno-sse2 -mno-avx -mno-80387 \
-                -DNESTBENCH_FREESTANDING -Iguest-payloads -Iharness -Ibench -MMD -MP
+                -DNESTBENCH_FREESTANDING -I. -MMD -MP
 GUEST_LDFLAGS := -nostdlib -static -Wl,-T,guest-payloads/guest.ld -Wl,--build-id=none \
                  -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments
 
 GUEST_IMAGES += $(GUEST_DIR)/payload.bin
-BASE_CFLAGS  += -Iguest-payloads
 
 $(GUEST_DIR)/%.S.o: guest-payloads/%.S guest-payloads/protocol.h
 	@mkdir -p $(@D)

@@ -1,5 +1,5 @@
 /* guest_pt.c - the page-table builder (see guest_pt.h).  Freestanding: no libc. */
-#include "guest_pt.h"
+#include "guest-payloads/guest_pt.h"
 
 #define PT_ENTRIES 512u
 #define PT_TABLE_FLAGS (PT_P | PT_W | PT_U)

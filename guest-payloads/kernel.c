@@ -5,7 +5,7 @@
  * emulated, so each path is as short as it can be and its cost is
  * accumulated in gsys.kernel_ticks, reported as a separate figure.
  */
-#include "gsys.h"
+#include "guest-payloads/gsys.h"
 
 /* Flat 64-bit segments: kernel code/data, user data/code (the order
  * SYSCALL/SYSRET's STAR layout expects), then a TSS per vCPU. */

@@ -8,9 +8,9 @@
  * emulated.  The kernel half only loads CR3 and flushes.
  */
 #define NESTBENCH_FREESTANDING 1
-#include "chase.h"
-#include "gsys.h"
-#include "tsc.h"
+#include "core/chase.h"
+#include "guest-payloads/gsys.h"
+#include "core/tsc.h"
 
 void user_main(void);
 void ap_main(uint64_t idx);

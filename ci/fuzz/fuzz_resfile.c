@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "match.h"
-#include "resfile.h"
+#include "analysis/match.h"
+#include "analysis/resfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,9 +7,9 @@
 
 #include <string.h>
 
-#include "kernel.h"
-#include "swcount.h"
-#include "topology.h"
+#include "core/kernel.h"
+#include "harness/pmu/swcount.h"
+#include "harness/host/topology.h"
 
 struct krun {
 	int rc;                      /* setup: 0, 1 (skipped), -1; or the sample's -1 */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chase.h"
+#include "core/chase.h"
 
 /* Follow the chain from element 0 and check it visits every element exactly
  * once before returning to the start. */

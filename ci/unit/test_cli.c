@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cli_man.h"
-#include "commands.h"
+#include "harness/cli/cli.h"
+#include "harness/cli/cli_man.h"
+#include "harness/cli/commands.h"
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
 {

@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "bootstrap.h"
-#include "identity.h"
-#include "match.h"
-#include "resfile.h"
+#include "analysis/bootstrap.h"
+#include "analysis/identity.h"
+#include "analysis/match.h"
+#include "analysis/resfile.h"
 
 /* A minimal valid document with one measurement; %s is the measurements array body. */
 static const char doc_fmt[] =

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "hugepool.h"
-#include "kernel_run.h"
+#include "core/childguard.h"
+#include "harness/mem/hugepool.h"
+#include "ci/unit/kernel_run.h"
 
 #define KB ((size_t)1 << 10)
 

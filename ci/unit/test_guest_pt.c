@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest_pt.h"
+#include "guest-payloads/guest_pt.h"
 
 #define POOL_PA 0x400000ull
 #define POOL_BYTES (4ull << 20)

@@ -23,8 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backing.h"
-#include "hugepool.h"
+#include "harness/mem/backing.h"
+#include "harness/mem/hugepool.h"
 
 #define MB ((size_t)1 << 20)
 

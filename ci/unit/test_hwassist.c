@@ -18,13 +18,13 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "hwvm.h"
-#include "kernel_run.h"
-#include "protocol.h"
-#include "topology.h"
-#include "tsc.h"
-#include "vm.h"
+#include "core/childguard.h"
+#include "bench/hwvm.h"
+#include "ci/unit/kernel_run.h"
+#include "guest-payloads/protocol.h"
+#include "harness/host/topology.h"
+#include "core/tsc.h"
+#include "harness/vmm/vm.h"
 
 static int kvm_ok(void)
 {

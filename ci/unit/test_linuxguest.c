@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "linuxguest/channel.h"
-#include "linuxguest/cpio.h"
-#include "linuxguest/image.h"
-#include "linuxguest/qemu.h"
-#include "util.h"
+#include "harness/linuxguest/channel.h"
+#include "harness/linuxguest/cpio.h"
+#include "harness/linuxguest/image.h"
+#include "harness/linuxguest/qemu.h"
+#include "core/util.h"
 
 /* Frame data into a temporary file and read the whole file back. */
 static size_t frame(const char *data, size_t len, int status, char *out, size_t cap)

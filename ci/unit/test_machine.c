@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "machine.h"
-#include "topology.h"
+#include "harness/host/machine.h"
+#include "harness/host/topology.h"
 
 /* ---- MMU virtualization mode: every branch of the decision ---- */
 

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pagecheck.h"
+#include "harness/mem/pagecheck.h"
 
 #define KB ((size_t)1024)
 #define MB (KB * 1024)

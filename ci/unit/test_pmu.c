@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "pmu.h"
+#include "harness/pmu/pmu.h"
 
 #define PAGES 512
 

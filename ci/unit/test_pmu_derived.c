@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "pmu_derived.h"
+#include "harness/pmu/pmu_derived.h"
 
 static double value(json_t *d, const char *name)
 {

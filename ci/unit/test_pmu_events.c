@@ -20,8 +20,8 @@
 #include <cmocka.h>
 #include <perfmon/pfmlib.h>
 
-#include "pmu_events.h"
-#include "pmu_raw.h"
+#include "harness/pmu/pmu_events.h"
+#include "harness/pmu/pmu_raw.h"
 
 struct expect {
 	const char *key;

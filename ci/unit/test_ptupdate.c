@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "kernel_run.h"
-#include "hugepool.h"
-#include "kutil.h"
+#include "core/childguard.h"
+#include "ci/unit/kernel_run.h"
+#include "harness/mem/hugepool.h"
+#include "bench/kutil.h"
 
 #define MB ((size_t)1 << 20)
 

@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "doc.h"
-#include "escape.h"
-#include "gnuplot.h"
+#include "analysis/doc.h"
+#include "analysis/escape.h"
+#include "analysis/gnuplot.h"
 
 typedef void (*esc_fn)(FILE *, const char *);
 

@@ -6,9 +6,9 @@
 #include <cmocka.h>
 #include <math.h>
 
-#include "knees.h"
-#include "stats.h"
-#include "sweep.h"
+#include "harness/run/knees.h"
+#include "core/stats.h"
+#include "harness/run/sweep.h"
 
 static void summary_of_known_data(void **state)
 {

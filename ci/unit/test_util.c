@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "resfile.h"
-#include "results.h"
-#include "stats.h"
-#include "util.h"
+#include "analysis/resfile.h"
+#include "harness/run/results.h"
+#include "core/stats.h"
+#include "core/util.h"
 
 static void sizes_parse(void **state)
 {

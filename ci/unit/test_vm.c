@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backing.h"
-#include "chase.h"
-#include "protocol.h"
-#include "vm.h"
+#include "harness/mem/backing.h"
+#include "core/chase.h"
+#include "guest-payloads/protocol.h"
+#include "harness/vmm/vm.h"
 
 #define MB (1024ull * 1024)
 

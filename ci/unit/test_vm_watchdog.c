@@ -11,7 +11,7 @@
 #include <signal.h>
 #include <time.h>
 
-#include "vm_watchdog.h"
+#include "harness/vmm/vm_watchdog.h"
 
 static void nap_ms(long ms)
 {

@@ -1,5 +1,5 @@
 /* channel.c - framing of the Linux guest's result channel (see channel.h). */
-#include "linuxguest/channel.h"
+#include "harness/linuxguest/channel.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "core/util.h"
 
 /* FNV-1a, 64 bits: a checksum, not a MAC (the guest is our own). */
 uint64_t channel_fnv1a64(const void *data, size_t len);

@@ -4,7 +4,7 @@
  * fields), the NUL-terminated name, padding to 4 bytes, the data, padding to
  * 4 bytes; the archive ends with an entry named "TRAILER!!!".
  */
-#include "linuxguest/cpio.h"
+#include "harness/linuxguest/cpio.h"
 
 #include <errno.h>
 #include <fcntl.h>

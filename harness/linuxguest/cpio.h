@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "util.h"
+#include "core/util.h"
 
 #define CPIO_MAX_DIRS 256
 

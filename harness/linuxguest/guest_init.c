@@ -1,5 +1,5 @@
 /* guest_init.c - the guest side of a Linux-guest run (see guest_init.h). */
-#include "linuxguest/guest_init.h"
+#include "harness/linuxguest/guest_init.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,8 +16,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "linuxguest/channel.h"
-#include "util.h"
+#include "harness/linuxguest/channel.h"
+#include "core/util.h"
 
 #define MAX_RUN_ARGS 256
 #define MODULE_INIT_COMPRESSED_FILE 4 /* <linux/module.h>, Linux 5.17 */

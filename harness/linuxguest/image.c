@@ -1,5 +1,5 @@
 /* image.c - building the Linux guest's initramfs (see image.h). */
-#include "linuxguest/image.h"
+#include "harness/linuxguest/image.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "linuxguest/cpio.h"
+#include "harness/linuxguest/cpio.h"
 
 #define MAX_LIBS 64
 #define MAX_MODULES 16

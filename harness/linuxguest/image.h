@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "util.h"
+#include "core/util.h"
 
 #define IMAGE_CONFIG_PATH "/etc/nestbench/guest.json"
 #define IMAGE_RESULTS_PATH "/results.json"

@@ -1,5 +1,5 @@
 /* qemu.c - booting a Linux guest with QEMU (see qemu.h). */
-#include "linuxguest/qemu.h"
+#include "harness/linuxguest/qemu.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "childguard.h"
-#include "machine.h"
-#include "vm.h"
+#include "core/childguard.h"
+#include "harness/host/machine.h"
+#include "harness/vmm/vm.h"
 
 #define QEMU_DEFAULT "qemu-system-x86_64"
 #define TAIL_BYTES 2048

@@ -1,0 +1,83 @@
+/* measure.c - calibration, warm-up and timed samples (see measure.h). */
+#include "harness/run/measure.h"
+
+#include <stdlib.h>
+
+#include "core/tsc.h"
+
+static int one_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
+{
+	return ctx->desc->sample(ctx, iters, ticks, err);
+}
+
+double measure_loop_overhead_ns(void)
+{
+	const uint64_t iters = 1u << 22;
+	double best = 0;
+	for (int rep = 0; rep < 5; rep++) {
+		uint64_t n = iters;
+		uint64_t t0 = tsc_begin();
+		/* The shape of chase_walk's unrolled loop with the loads taken out;
+		 * the empty asm keeps the compiler from folding the loop away. */
+		while (n >= 8) {
+			__asm__ volatile("" : "+r"(n));
+			n -= 8;
+		}
+		uint64_t t1 = tsc_end();
+		double ns = (double)(t1 - t0) / tsc_ticks_per_ns() / (double)iters;
+		if (rep == 0 || ns < best)
+			best = ns;
+	}
+	return best;
+}
+
+int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, const struct measure_observer *obs,
+		   struct measure_result *out, nb_error *err)
+{
+	const double tpn = tsc_ticks_per_ns();
+	const uint64_t overhead = tsc_overhead_ticks();
+	const double target_ticks = mc->target_sample_ns * tpn;
+	uint64_t iters = 1, ticks = 0;
+
+	/* Double until a sample takes at least 1/8 of the target, then scale
+	 * straight to the target: few calibration runs even for slow kernels. */
+	for (;;) {
+		if (one_sample(ctx, iters, &ticks, err))
+			return -1;
+		if ((double)ticks >= target_ticks / 8 || (mc->max_iters && iters >= mc->max_iters))
+			break;
+		iters *= 2;
+	}
+	if (ticks > 0 && (double)ticks < target_ticks) {
+		double scaled = (double)iters * target_ticks / (double)ticks;
+		iters = scaled > 1 ? (uint64_t)scaled : 1;
+	}
+	if (mc->max_iters && iters > mc->max_iters)
+		iters = mc->max_iters;
+
+	for (unsigned i = 0; i < mc->warmup_samples; i++)
+		if (one_sample(ctx, iters, &ticks, err))
+			return -1;
+
+	double *s = malloc(mc->samples * sizeof(*s));
+	if (!s)
+		return nb_fail(err, "out of memory");
+	for (unsigned i = 0; i < mc->samples; i++) {
+		if (obs)
+			obs->start(obs->ctx);
+		int rc = one_sample(ctx, iters, &ticks, err);
+		if (obs)
+			obs->stop(obs->ctx);
+		if (rc) {
+			free(s);
+			return -1;
+		}
+		uint64_t net = ticks > overhead ? ticks - overhead : 0;
+		s[i] = (double)net / tpn / (double)iters;
+	}
+	out->samples = s;
+	out->n = mc->samples;
+	out->iters_per_sample = iters;
+	out->total_ops = iters * mc->samples;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* measure.h - the measuring loop shared by every kernel.
+ *
+ * Calibrate the iteration count so one sample lasts about target_sample_ns
+ * (doubling, as kvm-unit-tests does, then scaling once), run warm-up
+ * samples, then `samples` timed samples.  Each sample is converted to
+ * nanoseconds per operation after subtracting the measured cost of the
+ * fenced timer pair.  An observer (counters) is started and stopped around
+ * each timed sample only, never around calibration or warm-up.
+ */
+#ifndef NESTBENCH_MEASURE_H
+#define NESTBENCH_MEASURE_H
+
+#include <stdint.h>
+
+#include "core/kernel.h"
+#include "core/util.h"
+
+struct measure_config {
+	unsigned samples;
+	unsigned warmup_samples;
+	double target_sample_ns;
+	uint64_t max_iters; /* 0 = no cap */
+};
+
+struct measure_observer {
+	void *ctx;
+	void (*start)(void *ctx);
+	void (*stop)(void *ctx);
+};
+
+struct measure_result {
+	double *samples;          /* ns per operation, `n` of them (caller frees) */
+	unsigned n;
+	uint64_t iters_per_sample;
+	uint64_t total_ops;       /* operations done while the observer was running */
+};
+
+/* Cost per operation of the chase loop's own bookkeeping (counter and
+ * branch, one per eight accesses) with no loads: recorded, not subtracted,
+ * because on an out-of-order core it runs beside the dependent-load chain
+ * rather than adding to it. */
+double measure_loop_overhead_ns(void);
+
+int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, const struct measure_observer *obs,
+		   struct measure_result *out, nb_error *err);
+
+#endif

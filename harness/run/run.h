@@ -1,0 +1,60 @@
+/* run.h - one `nestbench run`: the effective configuration and its execution.
+ *
+ * cmd_run.c turns the command line into a run_config (all defaults filled
+ * in); run.c executes it: pin, allocate and verify each backing, sweep every
+ * kernel over the working sets, summarize, derive translation costs and
+ * knees, and write the results file atomically.
+ */
+#ifndef NESTBENCH_RUN_H
+#define NESTBENCH_RUN_H
+
+#include <jansson.h>
+
+#include "harness/mem/backing.h"
+#include "core/kernel.h"
+#include "harness/run/suite.h"
+#include "core/util.h"
+
+#define RUN_MAX_KERNELS 32
+
+/* Where kernels run (bits of run_config.modes; --mode both = both bits). */
+enum { RUN_MODE_NATIVE = 1, RUN_MODE_VM = 2 };
+
+struct run_config {
+	const struct suite *suite;
+	const struct kernel_desc *kernels[RUN_MAX_KERNELS];
+	size_t nkernels;
+	enum backing_kind backings[BACKING_COUNT];
+	size_t nbackings;
+	int backings_explicit;  /* asked for by name: not having one is an error */
+	int cpu;                /* -1: the default measuring PU */
+	const char *out;        /* NULL: results/<host>-<timestamp>.json */
+	int quiet;
+	size_t ws_min, ws_max;
+	int ws_max_explicit;
+	unsigned per_octave, samples, warmup_samples;
+	double target_sample_ns;
+	struct kernel_options kopt;
+	const char *events;     /* --events: libpfm4 event strings replacing the CPU's set */
+	int no_pmu;             /* --no-pmu: no hardware counter groups at all */
+	/* Non-sweeping kernels: sizes, thread counts and placements to measure
+	 * (n == 0: from the suite, else the kernel's defaults / all). */
+	struct kernel_sizes sizes;
+	int threads[KERNEL_SIZES_MAX];
+	unsigned nthreads;
+	enum kernel_placement placements[KERNEL_PLACEMENT_COUNT];
+	unsigned nplacements;
+	int argc;
+	char **argv;
+	unsigned modes;           /* RUN_MODE_* bits; 0 means native */
+	uint64_t guest_pages[3];  /* VM mode: guest page sizes in bytes (4K, 2M, 1G) */
+	size_t nguest_pages;
+};
+
+/* Execute; returns the process exit status.  Errors are reported on stderr. */
+int run_execute(struct run_config *cfg);
+
+/* The config echoed into the results file. */
+json_t *run_config_json(const struct run_config *cfg, const char *out_path);
+
+#endif

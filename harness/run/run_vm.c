@@ -1,0 +1,595 @@
+/* run_vm.c - VM measurements of a run (see run_vm.h). */
+#include "harness/run/run_vm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/chase.h"
+#include "harness/host/machine.h"
+#include "harness/run/measure.h"
+#include "harness/pmu/pmu.h"
+#include "harness/run/results.h"
+#include "core/stats.h"
+#include "core/tsc.h"
+#include "harness/vmm/vm.h"
+
+#define MAX_GUEST_PAGES 3
+#define LIFECYCLE_EXTRA 3
+
+struct guest_vm {
+	uint64_t page;
+	struct vm *vm;
+	struct buffer own; /* used when the run's buffer is too small for one guest page */
+	int have_own;
+	struct buffer *region;
+	size_t region_bytes;
+	double create_ns;
+	int failed; /* a guest fault or watchdog: skip the rest of this configuration */
+	char why[600]; /* "guest failed: " + an nb_error */
+};
+
+struct run_vm {
+	const struct run_config *cfg;
+	enum backing_kind kind;
+	int cpu;
+	char mmu_mode[32];
+	struct guest_vm g[MAX_GUEST_PAGES];
+	size_t n;
+};
+
+uint64_t run_vm_guest_page_parse(const char *name)
+{
+	if (!strcmp(name, "4k"))
+		return 4096;
+	if (!strcmp(name, "2m"))
+		return 2u << 20;
+	if (!strcmp(name, "1g"))
+		return 1u << 30;
+	return 0;
+}
+
+const char *run_vm_guest_page_name(uint64_t bytes)
+{
+	return bytes == 4096 ? "4k" : bytes == (2u << 20) ? "2m" : bytes == (1u << 30) ? "1g" : "?";
+}
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static json_t *guest_page_json(uint64_t requested, uint64_t built)
+{
+	return json_pack("{s:s, s:o}", "requested", run_vm_guest_page_name(requested), "built_page_bytes",
+			 built ? json_integer((json_int_t)built) : json_null());
+}
+
+static void add_vm_fields(json_t *m, uint64_t page, uint64_t built, const char *mmu)
+{
+	json_object_set_new(m, "guest_page", guest_page_json(page, built));
+	json_object_set_new(m, "mmu_virt_mode", json_string(mmu));
+}
+
+static json_t *requested_backing(enum backing_kind kind)
+{
+	return json_pack("{s:s, s:I}", "requested", backing_name(kind), "requested_page_bytes",
+			 (json_int_t)backing_page_bytes(kind));
+}
+
+static void skip_one(json_t *ms, const char *kernel, const char *family, const char *metric, json_t *backing,
+		     size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
+{
+	json_t *m = results_skipped_measurement(kernel, family, metric, "vm", backing, ws, cpu, why);
+	add_vm_fields(m, page, 0, mmu);
+	json_array_append_new(ms, m);
+}
+
+/* A cell that was attempted and failed (the guest stopped): recorded, the run goes on. */
+static void fail_one(json_t *ms, const char *kernel, const char *family, const char *metric, json_t *backing,
+		     size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
+{
+	json_t *m = results_failed_measurement(kernel, family, metric, "vm", backing, ws, cpu, why);
+	add_vm_fields(m, page, 0, mmu);
+	json_array_append_new(ms, m);
+}
+
+/* What KVM says about the VM, and the flags it calls for: a region KVM
+ * mapped with smaller pages than its backing has (its slot or the host's
+ * own mapping splintered them), a guest TSC that runs at another rate than
+ * the host's (guest ticks are converted with the host's rate). */
+static void add_kvm_facts(json_t *m, const struct guest_vm *g, json_t *flags)
+{
+	json_object_set_new(m, "kvm", vm_kvm_json(g->vm));
+	uint64_t pages[3];
+	size_t backing = g->region->verified_page_bytes;
+	if (flags && vm_kvm_pages(g->vm, pages) == 0 &&
+	    ((backing >= (1u << 30) && pages[2] == 0) || (backing >= (2u << 20) && pages[1] + pages[2] == 0)))
+		json_array_append_new(flags, json_sprintf("kvm mapped guest memory with smaller pages than the backing's "
+							  "%zu-byte pages (pages_4k %llu, pages_2m %llu, pages_1g %llu)",
+							  backing, (unsigned long long)pages[0],
+							  (unsigned long long)pages[1], (unsigned long long)pages[2]));
+	uint32_t khz = vm_guest_tsc_khz(g->vm);
+	double host = tsc_ticks_per_ns() * 1e6;
+	if (flags && khz && (khz > host * 1.01 || khz < host * 0.99))
+		json_array_append_new(flags, json_sprintf("the guest's TSC runs at %u kHz, the host's at %.0f kHz: guest "
+							  "timings are converted with the host's rate",
+							  khz, host));
+}
+
+static const char *mmu_mode(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", machine_mmu_virt_mode(NULL, 0));
+	return buf;
+}
+
+void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, int cpu, const char *reason,
+			 json_t *ms)
+{
+	char mmu[32];
+	mmu_mode(mmu, sizeof(mmu));
+	for (size_t g = 0; g < cfg->nguest_pages; g++)
+		for (size_t i = 0; i < cfg->nkernels; i++)
+			skip_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
+				 requested_backing(kind), 0, cpu, cfg->guest_pages[g], mmu, reason);
+}
+
+static void skip_config(struct run_vm *rv, uint64_t page, const char *why, json_t *ms, struct buffer *buf)
+{
+	for (size_t i = 0; i < rv->cfg->nkernels; i++)
+		skip_one(ms, rv->cfg->kernels[i]->name, rv->cfg->kernels[i]->family, rv->cfg->kernels[i]->metric,
+			 buf ? buffer_json(buf) : requested_backing(rv->kind), 0, rv->cpu, page, rv->mmu_mode, why);
+	if (!rv->cfg->quiet)
+		nb_warn("skipping vm guest page %s on backing %s: %s", run_vm_guest_page_name(page),
+			backing_name(rv->kind), why);
+}
+
+struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, size_t need, int cpu, json_t *ms)
+{
+	struct run_vm *rv = calloc(1, sizeof(*rv));
+	if (!rv)
+		return NULL;
+	rv->cfg = cfg;
+	rv->kind = buf->kind;
+	rv->cpu = cpu;
+	mmu_mode(rv->mmu_mode, sizeof(rv->mmu_mode));
+	nb_error err = {{0}};
+	int avail = vm_available(&err);
+	for (size_t gi = 0; gi < cfg->nguest_pages; gi++) {
+		uint64_t page = cfg->guest_pages[gi];
+		if (avail) {
+			skip_config(rv, page, err.msg, ms, buf);
+			continue;
+		}
+		nb_error gerr = {{0}};
+		if (vm_guest_page_usable(page, &gerr)) {
+			skip_config(rv, page, gerr.msg, ms, buf);
+			continue;
+		}
+		struct guest_vm *g = &rv->g[rv->n];
+		memset(g, 0, sizeof(*g));
+		g->page = page;
+		g->region_bytes = (need + page - 1) / page * page;
+		g->region = buf;
+		if (buf->bytes < g->region_bytes) {
+			/* A guest page larger than the sweep: its own buffer of the same backing. */
+			int rc = backing_usable(buf->kind, g->region_bytes, &gerr);
+			if (rc == 0)
+				rc = buffer_alloc(&g->own, buf->kind, g->region_bytes, &gerr);
+			if (rc) {
+				skip_config(rv, page, gerr.msg, ms, buf);
+				continue;
+			}
+			g->have_own = 1;
+			g->region = &g->own;
+		}
+		struct vm_config vc = {
+			.region = g->region,
+			.region_bytes = g->region_bytes,
+			.region_page_bytes = page,
+			.spaces = 2,
+			.cpu = cpu,
+		};
+		double t0 = now_ns();
+		int rc = vm_create(&g->vm, &vc, &gerr);
+		g->create_ns = now_ns() - t0;
+		if (rc) {
+			if (rc < 0) {
+				nb_error_msg("vm guest page %s, backing %s: %s", run_vm_guest_page_name(page),
+					     backing_name(buf->kind), gerr.msg);
+				for (size_t i = 0; i < cfg->nkernels; i++)
+					fail_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
+						 buffer_json(g->region), 0, cpu, page, rv->mmu_mode, gerr.msg);
+			} else {
+				skip_config(rv, page, gerr.msg, ms, g->region);
+			}
+			if (g->have_own)
+				buffer_free(&g->own);
+			continue;
+		}
+		rv->n++;
+	}
+	return rv;
+}
+
+/* ---- the chase in the guest, through the harness's measuring loop ---- */
+
+struct vm_chase {
+	struct guest_vm *g;
+	uint64_t cursor;
+	double *host_ns; /* host-side cross-check per sample call, ns per op */
+	size_t nhost, caphost;
+	double timeout_s;
+};
+
+static int vm_chase_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
+{
+	struct vm_chase *st = ctx->priv;
+	uint64_t args[] = {st->cursor, iters};
+	struct vm_reply r;
+	if (vm_command(st->g->vm, NB_CMD_CHASE, args, 2, st->timeout_s, &r, err))
+		return -1;
+	*ticks = r.arg[1];
+	st->cursor = r.arg[2];
+	if (st->nhost < st->caphost && iters)
+		st->host_ns[st->nhost++] = (double)r.host_ticks / tsc_ticks_per_ns() / (double)iters;
+	return 0;
+}
+
+static int is_chase(const struct kernel_desc *k, uint64_t *stride, const struct kernel_options *opt)
+{
+	if (!strcmp(k->name, "chase")) {
+		*stride = opt->stride_bytes ? opt->stride_bytes : 4096;
+		return 1;
+	}
+	if (!strcmp(k->name, "chase-ctl")) {
+		*stride = CHASE_LINE_BYTES;
+		return 1;
+	}
+	return 0;
+}
+
+static void guest_pmu_start(void *p)
+{
+	pmu_session_start(p);
+}
+
+static void guest_pmu_stop(void *p)
+{
+	pmu_session_stop(p);
+}
+
+static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct kernel_desc *k, size_t ws, json_t *ms)
+{
+	const struct run_config *cfg = rv->cfg;
+	uint64_t stride = 0;
+	if (g->failed) {
+		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+			 g->why);
+		return;
+	}
+	if (!is_chase(k, &stride, &cfg->kopt)) {
+		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+			 "this kernel has no guest version");
+		return;
+	}
+	uint64_t page_stride = cfg->kopt.stride_bytes ? cfg->kopt.stride_bytes : 4096;
+	uint64_t elements = ws / page_stride ? ws / page_stride : 1;
+	uint64_t span = chase_span_bytes(elements, stride);
+	uint64_t group = cfg->kopt.tlb_locality_bytes ? cfg->kopt.tlb_locality_bytes / page_stride : 0;
+	if (cfg->kopt.tlb_locality_bytes && group == 0)
+		group = 1;
+	if (span > g->region_bytes ||
+	    chase_build(g->region->base, NB_REGION_VA, elements, stride, group, cfg->kopt.seed)) {
+		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+			 "cannot build the chain in the guest region");
+		return;
+	}
+	struct vm_chase st = {
+		.g = g,
+		.cursor = NB_REGION_VA + chase_element_offset(0, stride),
+		.caphost = 4096,
+		/* Generous: a sample aims at target_sample_ns; calibration overshoots at most 8x. */
+		.timeout_s = 5 + cfg->target_sample_ns * 16 / 1e9,
+	};
+	st.host_ns = calloc(st.caphost, sizeof(double));
+	/* Walk the whole chain twice first.  Natively the buffer is populated
+	 * before measuring; in the guest the first touch of each page also
+	 * costs a shadow-paging (or EPT/NPT) fault in the host, ~20 us here,
+	 * which would otherwise land in the first samples. */
+	nb_error werr = {{0}};
+	uint64_t wargs[] = {st.cursor, 2 * elements};
+	struct vm_reply wr;
+	if (vm_inject_fault_if_asked(g->vm, k->name, &werr) ||
+	    vm_command(g->vm, NB_CMD_CHASE, wargs, 2, 10 + (double)elements * 1e-4, &wr, &werr)) {
+		g->failed = 1;
+		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", werr.msg);
+		nb_error_msg("vm %s guest page %s, backing %s, %zu bytes: %s", k->name, run_vm_guest_page_name(g->page),
+			     backing_name(rv->kind), ws, g->why);
+		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+			 g->why);
+		free(st.host_ns);
+		return;
+	}
+	st.cursor = wr.arg[2];
+	struct kernel_desc vk = *k;
+	vk.sample = vm_chase_sample;
+	vk.setup = NULL;
+	vk.teardown = NULL;
+	struct kernel_ctx ctx = {
+		.desc = &vk,
+		.backing = g->region->kind,
+		.buf = g->region,
+		.working_set_bytes = ws,
+		.cpu = rv->cpu,
+		.opt = &cfg->kopt,
+		.priv = &st,
+	};
+	struct measure_config mc = {
+		.samples = cfg->samples,
+		.warmup_samples = cfg->warmup_samples,
+		.target_sample_ns = cfg->target_sample_ns,
+	};
+	/* Guest-mode PMU events of the vCPU thread, counted from the host
+	 * (exclude_host): the guest's page walks, EPT walk cycles on Intel. */
+	struct pmu_session *pmu = NULL;
+	if (!cfg->no_pmu) {
+		struct pmu_request rq = {.events = cfg->events, .tid = vm_vcpu_tid(g->vm), .guest = 1, .no_software = 1};
+		nb_error perr;
+		pmu = pmu_session_open(&rq, &perr);
+	}
+	struct measure_observer obs = {pmu, guest_pmu_start, guest_pmu_stop};
+	struct measure_result res = {0};
+	nb_error err = {{0}};
+	if (!st.host_ns || measure_kernel(&ctx, &mc, pmu ? &obs : NULL, &res, &err)) {
+		if (pmu)
+			pmu_session_close(pmu);
+		g->failed = 1;
+		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", st.host_ns ? err.msg : "out of memory");
+		nb_error_msg("vm %s guest page %s, backing %s, %zu bytes: %s", k->name, run_vm_guest_page_name(g->page),
+			     backing_name(rv->kind), ws, g->why);
+		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+			 g->why);
+		free(st.host_ns);
+		return;
+	}
+	struct summary s;
+	summarize(res.samples, res.n, &s);
+	json_t *samples = samples_json(res.samples, res.n);
+	free(res.samples);
+	size_t page = g->region->verified_page_bytes ? g->region->verified_page_bytes : 4096;
+	json_t *params = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}", "stride_bytes", (json_int_t)stride, "lines",
+				   (json_int_t)elements, "span_bytes", (json_int_t)span, "verified_pages",
+				   (json_int_t)((span + page - 1) / page), "tlb_locality_bytes",
+				   (json_int_t)cfg->kopt.tlb_locality_bytes, "seed", (json_int_t)(cfg->kopt.seed & INT64_MAX),
+				   "host_crosscheck_ns_per_access", st.nhost ? median_of(st.host_ns, st.nhost) : 0.0,
+				   "timed_at", "guest cpl3");
+	free(st.host_ns);
+	json_t *flags = json_array();
+	if (s.cv > 0.10)
+		json_array_append_new(flags, json_sprintf("noisy: cv %.1f%%", s.cv * 100));
+	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s, s:o, s:I, s:o, s:o, s:n, s:o}", "kernel", k->name,
+			      "family", k->family, "mode", "vm", "backing", buffer_json(g->region), "working_set_bytes",
+			      (json_int_t)ws, "cpu", rv->cpu, "metric", k->metric, "params", params,
+			      "iterations_per_sample", (json_int_t)res.iters_per_sample, "samples", samples, "summary",
+			      summary_json(&s), "skipped", "flags", flags);
+	add_vm_fields(m, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
+	add_kvm_facts(m, g, flags);
+	if (pmu) {
+		json_t *pj = pmu_session_json(pmu, res.total_ops);
+		if (!json_is_true(json_object_get(pj, "available"))) {
+			/* Same verdict for every measurement: keep it brief (run.c does the same). */
+			json_t *brief = json_pack("{s:b, s:O, s:O, s:b}", "available", 0, "reason",
+						  json_object_get(pj, "reason"), "pmu", json_object_get(pj, "pmu"),
+						  "guest_mode", 1);
+			json_decref(pj);
+			pj = brief;
+		}
+		json_object_set_new(m, "pmu", pj);
+		pmu_session_close(pmu);
+	}
+	json_array_append_new(ms, m);
+	if (!cfg->quiet && stderr_is_tty()) {
+		char w[32];
+		format_size(ws, w, sizeof(w));
+		fprintf(stderr, "nestbench: vm guest %-2s %-10s %-10s %6s  %8.2f %s (cv %.1f%%)\n",
+			run_vm_guest_page_name(g->page), k->name, backing_name(rv->kind), w, s.median, k->metric,
+			s.cv * 100);
+	}
+}
+
+void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, json_t *ms)
+{
+	if (!rv)
+		return;
+	for (size_t i = 0; i < rv->n; i++)
+		measure_guest(rv, &rv->g[i], k, ws, ms);
+}
+
+/* ---- guest-kernel figures ---- */
+
+struct gk {
+	const char *name, *metric;
+	uint32_t op;
+	uint64_t args[4];
+	uint64_t ops; /* operations per sample */
+	int needs_pcid;
+};
+
+static void guest_kernel_figure(struct run_vm *rv, struct guest_vm *g, const struct gk *k, json_t *ms)
+{
+	size_t ws = (size_t)(k->ops * (k->op == NB_CMD_CTXSW ? 4096 : g->page));
+	json_t *bk = buffer_json(g->region);
+	if (g->failed) {
+		fail_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
+		return;
+	}
+	if (k->needs_pcid && !vm_has_pcid(g->vm)) {
+		skip_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode,
+			 "the guest has no PCID (CPUID.1:ECX.PCID not offered by KVM)");
+		return;
+	}
+	unsigned n = rv->cfg->samples;
+	double *total = calloc(n, sizeof(double)), *kern = calloc(n, sizeof(double));
+	nb_error err = {{0}};
+	int rc = total && kern ? 0 : nb_fail(&err, "out of memory");
+	for (unsigned i = 0; i <= n && !rc; i++) { /* sample 0 is a warm-up */
+		struct vm_reply r;
+		rc = vm_command(g->vm, k->op, k->args, 4, 30, &r, &err);
+		if (!rc && i > 0) {
+			total[i - 1] = (double)r.arg[1] / tsc_ticks_per_ns() / (double)k->ops;
+			kern[i - 1] = (double)r.arg[2] / tsc_ticks_per_ns() / (double)k->ops;
+		}
+	}
+	if (rc) {
+		g->failed = 1;
+		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", err.msg);
+		nb_error_msg("vm %s guest page %s, backing %s: %s", k->name, run_vm_guest_page_name(g->page),
+			     backing_name(rv->kind), err.msg);
+		fail_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
+		free(total);
+		free(kern);
+		return;
+	}
+	struct summary s, ks;
+	summarize(total, n, &s);
+	summarize(kern, n, &ks);
+	json_t *samples = samples_json(total, n);
+	json_t *params = json_pack("{s:I, s:s, s:f, s:s}", "ops_per_sample", (json_int_t)k->ops, "timed_at",
+				   "guest cpl3 (includes the guest-kernel path)", "guest_kernel_ns_per_op", ks.median,
+				   "guest_kernel_note", "time inside the guest kernel (CPL0, emulated under PVM), a separate figure");
+	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s, s:o, s:I, s:o, s:o, s:n, s:[]}", "kernel", k->name,
+			      "family", "guest-kernel", "mode", "vm", "backing", bk, "working_set_bytes", (json_int_t)ws,
+			      "cpu", rv->cpu, "metric", k->metric, "params", params, "iterations_per_sample",
+			      (json_int_t)k->ops, "samples", samples, "summary", summary_json(&s), "skipped", "flags");
+	add_vm_fields(m, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
+	add_kvm_facts(m, g, json_object_get(m, "flags"));
+	json_array_append_new(ms, m);
+	free(total);
+	free(kern);
+}
+
+static void guest_kernel_figures(struct run_vm *rv, struct guest_vm *g, json_t *ms)
+{
+	uint64_t pages = g->region_bytes / g->page;
+	uint64_t faults = pages < 64 ? pages : 64, remaps = pages < 16 ? pages : 16;
+	uint64_t touch = g->region_bytes / 4096 < 16 ? g->region_bytes / 4096 : 16;
+	const struct gk kernels[] = {
+		{"guest-syscall", "ns_per_call", NB_CMD_SYSCALL, {64}, 64, 0},
+		{"guest-fault", "ns_per_fault", NB_CMD_TOUCH, {NB_REGION_VA, faults, 0}, faults, 0},
+		{"guest-protect", "ns_per_op", NB_CMD_REMAP, {NB_REMAP_PROTECT, NB_REGION_VA, remaps}, remaps, 0},
+		{"guest-unmap", "ns_per_op", NB_CMD_REMAP, {NB_REMAP_UNMAP, NB_REGION_VA, remaps}, remaps, 0},
+		{"guest-ctxsw", "ns_per_switch", NB_CMD_CTXSW, {64, 0, touch, 2}, 64, 0},
+		{"guest-ctxsw-pcid", "ns_per_switch", NB_CMD_CTXSW, {64, 1, touch, 2}, 64, 1},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(kernels); i++)
+		guest_kernel_figure(rv, g, &kernels[i], ms);
+}
+
+/* Create + boot + one command + destroy, the main VM's and a few more. */
+static void lifecycle(struct run_vm *rv, struct guest_vm *g, double destroy_ns, json_t *ms)
+{
+	double v[1 + LIFECYCLE_EXTRA];
+	size_t n = 0;
+	v[n++] = g->create_ns + destroy_ns;
+	nb_error err = {{0}};
+	for (int i = 0; i < LIFECYCLE_EXTRA; i++) {
+		struct vm_config vc = {.region = g->region, .region_bytes = g->region_bytes, .region_page_bytes = g->page,
+				       .spaces = 1, .cpu = rv->cpu};
+		struct vm *vm;
+		struct vm_reply r;
+		double t0 = now_ns();
+		if (vm_create(&vm, &vc, &err))
+			break;
+		int rc = vm_command(vm, NB_CMD_EXIT, NULL, 0, 5, &r, &err);
+		vm_destroy(vm);
+		if (rc)
+			break;
+		v[n++] = now_ns() - t0;
+	}
+	struct summary s;
+	summarize(v, n, &s);
+	json_t *samples = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(samples, json_real(v[i]));
+	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s, s:{s:I, s:f, s:f}, s:o, s:o, s:n, s:[]}", "kernel",
+			      "vm-lifecycle", "family", "vm", "mode", "vm", "backing", buffer_json(g->region),
+			      "working_set_bytes", (json_int_t)g->region_bytes, "cpu", rv->cpu, "metric", "ns_per_vm",
+			      "params", "region_bytes", (json_int_t)g->region_bytes, "first_create_boot_ns", g->create_ns,
+			      "first_destroy_ns", destroy_ns, "samples", samples, "summary", summary_json(&s), "skipped",
+			      "flags");
+	add_vm_fields(m, g->page, g->page, rv->mmu_mode);
+	json_array_append_new(ms, m);
+}
+
+void run_vm_close(struct run_vm *rv, json_t *ms)
+{
+	if (!rv)
+		return;
+	for (size_t i = 0; i < rv->n; i++) {
+		struct guest_vm *g = &rv->g[i];
+		guest_kernel_figures(rv, g, ms);
+		int ok = !g->failed;
+		double t0 = now_ns();
+		vm_destroy(g->vm);
+		double destroy_ns = now_ns() - t0;
+		if (ok)
+			lifecycle(rv, g, destroy_ns, ms);
+		if (g->have_own)
+			buffer_free(&g->own);
+	}
+	free(rv);
+}
+
+/* ---- summary ---- */
+
+static const json_t *find_median(const json_t *ms, const char *mode, const char *kernel, const char *backing,
+				 const char *gpage, json_int_t ws)
+{
+	size_t i;
+	const json_t *m;
+	json_array_foreach(ms, i, m) {
+		const json_t *gp = json_object_get(json_object_get(m, "guest_page"), "requested");
+		if (strcmp(json_string_value(json_object_get(m, "mode")), mode) ||
+		    strcmp(json_string_value(json_object_get(m, "kernel")), kernel) ||
+		    strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), backing) ||
+		    json_integer_value(json_object_get(m, "working_set_bytes")) != ws ||
+		    !json_is_null(json_object_get(m, "skipped")) || (gpage && (!gp || strcmp(json_string_value(gp), gpage))))
+			continue;
+		return json_object_get(json_object_get(m, "summary"), "median");
+	}
+	return NULL;
+}
+
+void run_vm_print_summary(FILE *out, const json_t *doc)
+{
+	const json_t *ms = json_object_get(doc, "measurements");
+	int header = 0;
+	size_t i;
+	const json_t *m;
+	json_array_foreach(ms, i, m) {
+		if (strcmp(json_string_value(json_object_get(m, "mode")), "vm") ||
+		    strcmp(json_string_value(json_object_get(m, "kernel")), "chase") ||
+		    !json_is_null(json_object_get(m, "skipped")))
+			continue;
+		const char *b = json_string_value(json_object_get(json_object_get(m, "backing"), "requested"));
+		const char *gp = json_string_value(json_object_get(json_object_get(m, "guest_page"), "requested"));
+		json_int_t ws = json_integer_value(json_object_get(m, "working_set_bytes"));
+		double vm = json_real_value(json_object_get(json_object_get(m, "summary"), "median"));
+		const json_t *nat = find_median(ms, "native", "chase", b, NULL, ws);
+		if (!header) {
+			fprintf(out, "\nchase in the guest vs native (ns per access, medians):\n%-6s %-11s %8s %10s %10s %8s\n",
+				"guest", "backing", "size", "native", "vm", "vm/nat");
+			header = 1;
+		}
+		char w[32];
+		format_size((size_t)ws, w, sizeof(w));
+		if (nat)
+			fprintf(out, "%-6s %-11s %8s %10.2f %10.2f %8.3f\n", gp, b, w, json_real_value(nat), vm,
+				vm / json_real_value(nat));
+		else
+			fprintf(out, "%-6s %-11s %8s %10s %10.2f %8s\n", gp, b, w, "-", vm, "-");
+	}
+}

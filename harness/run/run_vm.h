@@ -1,0 +1,44 @@
+/* run_vm.h - the VM side of `nestbench run --mode vm|both`.
+ *
+ * For one host backing, run_vm_open() boots one VM per requested guest page
+ * size over that backing's memory (a guest page size or backing that cannot
+ * be had is recorded as skipped with the reason).  run_vm_measure() then
+ * measures a kernel at one working-set point in every open VM, with the
+ * harness's own measuring loop and statistics, so run.c can interleave it
+ * with the native measurement of the same point.  run_vm_close() adds the
+ * guest-kernel figures (system call, first-touch fault, protect, unmap,
+ * address-space switch with and without PCID) and the VM create+run+destroy
+ * cost, then tears the VMs down.  A guest that faults or hangs costs its
+ * configuration, never the run.
+ */
+#ifndef NESTBENCH_RUN_VM_H
+#define NESTBENCH_RUN_VM_H
+
+#include <jansson.h>
+
+#include "harness/mem/backing.h"
+#include "core/kernel.h"
+#include "harness/run/run.h"
+
+struct run_vm;
+
+/* "4k", "2m", "1g" -> bytes; 0 if unknown. */
+uint64_t run_vm_guest_page_parse(const char *name);
+const char *run_vm_guest_page_name(uint64_t bytes);
+
+/* Open the VMs for buffer `buf` (need = bytes the sweep needs).  Never
+ * fails the run: problems become skipped measurements in `ms`. */
+struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, size_t need, int cpu, json_t *ms);
+/* Measure kernel k at working set ws in every open VM; appends to ms. */
+void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, json_t *ms);
+/* Guest-kernel figures, lifecycle cost, teardown.  NULL is fine. */
+void run_vm_close(struct run_vm *rv, json_t *ms);
+
+/* The backing could not be had: record the VM measurements as skipped. */
+void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, int cpu, const char *reason,
+			 json_t *ms);
+
+/* Guest/native ratios of the chase medians, per guest page and backing. */
+void run_vm_print_summary(FILE *out, const json_t *doc);
+
+#endif

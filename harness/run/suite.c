@@ -1,0 +1,122 @@
+/* suite.c - the suite table (see suite.h). */
+#include "harness/run/suite.h"
+
+#include <string.h>
+
+#include "core/util.h"
+
+#define K ((size_t)1 << 10)
+#define M ((size_t)1 << 20)
+#define G ((size_t)1 << 30)
+
+static const char *const all_kernels[] = {"chase", "chase-ctl", "fault", "mmap-munmap", "mprotect",
+					  "madvise-dontneed", "fork", "fork-cow", "shootdown", "pipe-proc",
+					  "pipe-thread", "yield", "vmexit", "vmswitch", "guest-shootdown", NULL};
+
+/* Page-table kernels: regions that are whole pages of every backing they can
+ * run on (a size that is not is skipped with the reason); context-switch
+ * kernels: the working set each side touches after every switch, 0 first. */
+static const struct suite_sizes smoke_sizes[] = {
+	{"fault", {1, {2 * M}}},
+	{"mmap-munmap", {1, {2 * M}}},
+	{"mprotect", {1, {2 * M}}},
+	{"madvise-dontneed", {1, {2 * M}}},
+	{"fork", {1, {2 * M}}},
+	{"fork-cow", {1, {2 * M}}},
+	{"shootdown", {1, {4 * M}}},
+	{"pipe-proc", {2, {0, 64 * K}}},
+	{"pipe-thread", {2, {0, 64 * K}}},
+	{"yield", {2, {0, 64 * K}}},
+	{"vmswitch", {2, {0, 64 * K}}},
+	{"guest-shootdown", {1, {4 * M}}},
+	{NULL, {0, {0}}},
+};
+
+static const struct suite_sizes quick_sizes[] = {
+	{"fault", {3, {2 * M, 64 * M, 1 * G}}},
+	{"mmap-munmap", {3, {2 * M, 16 * M, 1 * G}}},
+	{"mprotect", {3, {2 * M, 64 * M, 1 * G}}},
+	{"madvise-dontneed", {3, {2 * M, 64 * M, 1 * G}}},
+	{"fork", {3, {2 * M, 64 * M, 1 * G}}},
+	{"fork-cow", {2, {2 * M, 64 * M}}},
+	{"shootdown", {1, {4 * M}}},
+	{"pipe-proc", {5, {0, 16 * K, 256 * K, 1 * M, 4 * M}}},
+	{"pipe-thread", {5, {0, 16 * K, 256 * K, 1 * M, 4 * M}}},
+	{"yield", {5, {0, 16 * K, 256 * K, 1 * M, 4 * M}}},
+	/* From a few pages to beyond the reach of the last-level TLB. */
+	{"vmswitch", {5, {0, 16 * K, 256 * K, 4 * M, 32 * M}}},
+	{"guest-shootdown", {1, {4 * M}}},
+	{NULL, {0, {0}}},
+};
+
+static const struct suite_sizes full_sizes[] = {
+	{"fault", {5, {2 * M, 16 * M, 128 * M, 1 * G, 4 * G}}},
+	{"mmap-munmap", {4, {2 * M, 16 * M, 128 * M, 1 * G}}},
+	{"mprotect", {4, {2 * M, 16 * M, 128 * M, 1 * G}}},
+	{"madvise-dontneed", {4, {2 * M, 16 * M, 128 * M, 1 * G}}},
+	{"fork", {4, {2 * M, 16 * M, 128 * M, 1 * G}}},
+	{"fork-cow", {3, {2 * M, 16 * M, 1 * G}}},
+	{"shootdown", {2, {4 * M, 2 * G}}},
+	{"pipe-proc", {9, {0, 4 * K, 16 * K, 64 * K, 256 * K, 1 * M, 2 * M, 4 * M, 8 * M}}},
+	{"pipe-thread", {9, {0, 4 * K, 16 * K, 64 * K, 256 * K, 1 * M, 2 * M, 4 * M, 8 * M}}},
+	{"yield", {9, {0, 4 * K, 16 * K, 64 * K, 256 * K, 1 * M, 2 * M, 4 * M, 8 * M}}},
+	{"vmswitch", {8, {0, 4 * K, 64 * K, 256 * K, 1 * M, 4 * M, 16 * M, 64 * M}}},
+	{"guest-shootdown", {2, {4 * M, 64 * M}}},
+	{NULL, {0, {0}}},
+};
+
+const struct suite suites[] = {
+	{
+		.name = "smoke",
+		.summary = "every kernel at a few sizes, 5 samples (seconds; what the tests run)",
+		.kernels = all_kernels,
+		.ws_min = 16u << 10,
+		.ws_max = 16u << 20,
+		.per_octave = 1,
+		.samples = 5,
+		.warmup_samples = 1,
+		.target_sample_ns = 1e6,
+		.sizes = smoke_sizes,
+	},
+	{
+		.name = "quick",
+		.summary = "chase 16K..1G, 2 points per octave; other kernels at 3-5 sizes; 11 samples (a few minutes; make run)",
+		.kernels = all_kernels,
+		.ws_min = 16u << 10,
+		.ws_max = 1u << 30,
+		.per_octave = 2,
+		.samples = 11,
+		.warmup_samples = 2,
+		.target_sample_ns = 10e6,
+		.sizes = quick_sizes,
+	},
+	{
+		.name = "full",
+		.summary = "chase 16K..8G (what fits), 4 points per octave; other kernels at 4-9 sizes; 31 samples",
+		.kernels = all_kernels,
+		.ws_min = 16u << 10,
+		.ws_max = (size_t)8 << 30,
+		.per_octave = 4,
+		.samples = 31,
+		.warmup_samples = 3,
+		.target_sample_ns = 20e6,
+		.sizes = full_sizes,
+	},
+};
+const size_t suites_len = ARRAY_SIZE(suites);
+
+const struct suite *suite_find(const char *name)
+{
+	for (size_t i = 0; i < suites_len; i++)
+		if (!strcmp(suites[i].name, name))
+			return &suites[i];
+	return NULL;
+}
+
+const struct kernel_sizes *suite_kernel_sizes(const struct suite *s, const char *kernel)
+{
+	for (const struct suite_sizes *z = s ? s->sizes : NULL; z && z->kernel; z++)
+		if (!strcmp(z->kernel, kernel))
+			return &z->sizes;
+	return NULL;
+}
