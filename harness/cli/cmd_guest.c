@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,19 @@ static int read_file(const char *path, char **data, size_t *len, nb_error *err)
 	return 0;
 }
 
+/* The guest's file, checked to be one JSON document, written the way `run`
+ * writes its own (a device or FIFO in place, a regular file by rename). */
+static int write_results(const unsigned char *body, size_t len, const char *out, nb_error *err)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		return nb_fail(err, "the guest's results are not one JSON document (line %d: %s)", jerr.line, jerr.text);
+	int rc = results_write(doc, out, err);
+	json_decref(doc);
+	return rc;
+}
+
 static void remove_work(const char *dir, const char *const *files, size_t n)
 {
 	char p[4200];
@@ -296,7 +310,7 @@ int cmd_guest(int argc, char **argv)
 			     "(its messages are above)",
 			     status);
 		rc = status ? status : EXIT_RUNTIME;
-	} else if (write_file_atomic(o.out, (const char *)body, blen, &err)) {
+	} else if (write_results(body, blen, o.out, &err)) {
 		nb_error_msg("guest: %s", err.msg);
 	} else {
 		printf("results: %s (from the guest, %s)\n", o.out, qemu_accel_name(o.accel));
