@@ -99,6 +99,12 @@ static const char *mmu_mode(char *buf, size_t len)
 	return buf;
 }
 
+/* Kernels with a measurement in a VM: the chase here, or their own guests. */
+static int has_vm_side(const struct kernel_desc *k)
+{
+	return k->guest_chase_stride || (k->flags & KERNEL_HAS_GUEST);
+}
+
 void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, int cpu, const char *reason,
 			 json_t *ms)
 {
@@ -106,15 +112,19 @@ void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, i
 	mmu_mode(mmu, sizeof(mmu));
 	for (size_t g = 0; g < cfg->nguest_pages; g++)
 		for (size_t i = 0; i < cfg->nkernels; i++)
-			skip_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
-				 requested_backing(kind), 0, cpu, cfg->guest_pages[g], mmu, reason);
+			if (has_vm_side(cfg->kernels[i]))
+				skip_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
+					 requested_backing(kind), 0, cpu, cfg->guest_pages[g], mmu, reason);
 }
 
 static void skip_config(struct run_vm *rv, uint64_t page, const char *why, json_t *ms, struct buffer *buf)
 {
+	/* Only the kernels measured in these VMs: the KERNEL_HAS_GUEST ones
+	 * build their own and record their own skips. */
 	for (size_t i = 0; i < rv->cfg->nkernels; i++)
-		skip_one(ms, rv->cfg->kernels[i]->name, rv->cfg->kernels[i]->family, rv->cfg->kernels[i]->metric,
-			 buf ? buffer_json(buf) : requested_backing(rv->kind), 0, rv->cpu, page, rv->mmu_mode, why);
+		if (rv->cfg->kernels[i]->guest_chase_stride)
+			skip_one(ms, rv->cfg->kernels[i]->name, rv->cfg->kernels[i]->family,
+				 rv->cfg->kernels[i]->metric, buf ? buffer_json(buf) : requested_backing(rv->kind), 0, rv->cpu, page, rv->mmu_mode, why);
 	if (!rv->cfg->quiet)
 		nb_warn("skipping vm guest page %s on backing %s: %s", run_vm_guest_page_name(page),
 			backing_name(rv->kind), why);
@@ -172,7 +182,8 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 				nb_error_msg("vm guest page %s, backing %s: %s", run_vm_guest_page_name(page),
 					     backing_name(buf->kind), gerr.msg);
 				for (size_t i = 0; i < cfg->nkernels; i++)
-					fail_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
+					if (cfg->kernels[i]->guest_chase_stride)
+						fail_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
 						 buffer_json(g->region), 0, cpu, page, rv->mmu_mode, gerr.msg);
 			} else {
 				skip_config(rv, page, gerr.msg, ms, g->region);
