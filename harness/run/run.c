@@ -743,8 +743,8 @@ int run_execute(struct run_config *cfg)
 		nb_error_msg("%s", err.msg);
 		return EXIT_RUNTIME;
 	}
-	/* Progress counts the measurements measure_one makes (the VM chase and
-	 * guest-kernel figures print their own summary). */
+	/* Progress counts the measurements measure_one makes (the chase
+	 * in run_vm.c prints its own line). */
 	rs.total = per_backing_total(&rs) * cfg->nbackings;
 	for (unsigned i = 0; i < cfg->nthreads; i++)
 		if (cfg->threads[i] > topology_pu_count()) {

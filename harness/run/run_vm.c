@@ -121,10 +121,12 @@ static void skip_config(struct run_vm *rv, uint64_t page, const char *why, json_
 {
 	/* Only the kernels measured in these VMs: the KERNEL_HAS_GUEST ones
 	 * build their own and record their own skips. */
-	for (size_t i = 0; i < rv->cfg->nkernels; i++)
-		if (rv->cfg->kernels[i]->guest_chase_stride)
-			skip_one(ms, rv->cfg->kernels[i]->name, rv->cfg->kernels[i]->family,
-				 rv->cfg->kernels[i]->metric, buf ? buffer_json(buf) : requested_backing(rv->kind), 0, rv->cpu, page, rv->mmu_mode, why);
+	for (size_t i = 0; i < rv->cfg->nkernels; i++) {
+		const struct kernel_desc *k = rv->cfg->kernels[i];
+		if (k->guest_chase_stride)
+			skip_one(ms, k->name, k->family, k->metric, buf ? buffer_json(buf) : requested_backing(rv->kind), 0,
+				 rv->cpu, page, rv->mmu_mode, why);
+	}
 	if (!rv->cfg->quiet)
 		nb_warn("skipping vm guest page %s on backing %s: %s", run_vm_guest_page_name(page),
 			backing_name(rv->kind), why);
@@ -173,7 +175,7 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 			.region = g->region,
 			.region_bytes = g->region_bytes,
 			.region_page_bytes = page,
-			.spaces = 1,
+			.spaces = 1, /* the chase needs one; guest-ctxsw builds its own VM with two */
 			.cpu = cpu,
 		};
 		int rc = vm_create(&g->vm, &vc, &gerr);
@@ -181,10 +183,12 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 			if (rc < 0) {
 				nb_error_msg("vm guest page %s, backing %s: %s", run_vm_guest_page_name(page),
 					     backing_name(buf->kind), gerr.msg);
-				for (size_t i = 0; i < cfg->nkernels; i++)
-					if (cfg->kernels[i]->guest_chase_stride)
-						fail_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
-						 buffer_json(g->region), 0, cpu, page, rv->mmu_mode, gerr.msg);
+				for (size_t i = 0; i < cfg->nkernels; i++) {
+					const struct kernel_desc *k = cfg->kernels[i];
+					if (k->guest_chase_stride)
+						fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), 0, cpu,
+							 page, rv->mmu_mode, gerr.msg);
+				}
 			} else {
 				skip_config(rv, page, gerr.msg, ms, g->region);
 			}
