@@ -1,11 +1,14 @@
-/* hwvm.h - what the hardware-assist kernels (vmexit, vmswitch,
- * guest-shootdown) share: a micro-VM over a region of the requested backing,
- * pinned to the measuring PU; the guest's own PMU counters (guest mode of the
- * vCPU thread, or why not); whether the host tags guest TLB entries
+/* hwvm.h - the VM library of every KERNEL_HAS_GUEST kernel (the
+ * hardware-assist kernels vmexit, vmswitch, guest-shootdown; the
+ * guest-kernel kernels; vm-lifecycle): a micro-VM over a region of the
+ * requested backing with N vCPUs, pinned to the measuring PU, guest
+ * commands, KVM's facts about it; the guest's own PMU counters (guest mode
+ * of the vCPU thread, or why not); whether the host tags guest TLB entries
  * (ASID/VPID); the bookkeeping of the host-side share of a command.
  *
- * These kernels run the native counterpart when opt->in_vm is 0 and their
- * guests when it is 1 (KERNEL_HAS_GUEST); see bench/hw_*.c.
+ * These kernels run the native counterpart (or skip, saying there is none)
+ * when opt->in_vm is 0 and their guests when it is 1 (KERNEL_HAS_GUEST);
+ * see bench/hw_*.c, bench/guest_kernel.c, bench/vm_lifecycle.c.
  */
 #ifndef NESTBENCH_HWVM_H
 #define NESTBENCH_HWVM_H
