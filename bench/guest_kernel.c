@@ -92,6 +92,7 @@ static int gk_setup_(struct kernel_ctx *ctx, struct gk_state *st, nb_error *err)
 	}
 	int ctxsw = st->fig == GK_CTXSW || st->fig == GK_CTXSW_PCID;
 	ctx->working_set_bytes = (size_t)(st->per_cmd * (ctxsw ? 4096 : page));
+	ctx->min_iters_per_sample = st->per_cmd; /* a whole command per sample, as ever */
 	int rc = hwvm_open(&st->h, ctx, (size_t)(pages * page), ctxsw ? 2 : 1, 1, NULL, err);
 	if (rc)
 		return rc;

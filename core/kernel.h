@@ -80,6 +80,12 @@ struct kernel_ctx {
 	double alt_per_op;
 	/* in_vm: the guest page size the payload built and verified (setup sets it). */
 	uint64_t guest_built_page_bytes;
+	/* Optional (setup sets it): the fewest operations a timed sample holds,
+	 * whatever the calibration found.  A guest-kernel figure runs its
+	 * operations in batches of one guest command: a sample is at least one
+	 * whole batch, so a slow (emulated) guest kernel is not timed one
+	 * operation at a time. */
+	uint64_t min_iters_per_sample;
 	/* in_vm, optional: vm_kvm_json() of the kernel's VM (teardown sets it);
 	 * it becomes the measurement's "kvm" object, as run_vm.c's chase has. */
 	json_t *kvm_json;
