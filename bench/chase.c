@@ -37,6 +37,13 @@ static size_t ctl_buffer_bytes(size_t ws, const struct kernel_options *opt)
 	return (size_t)chase_span_bytes(chase_elements(ws, opt), CHASE_LINE_BYTES);
 }
 
+/* The guest versions (run_vm.c walks them at guest CPL3): the same strides. */
+static uint64_t ctl_stride(const struct kernel_options *opt)
+{
+	(void)opt;
+	return CHASE_LINE_BYTES;
+}
+
 static int setup_common(struct kernel_ctx *ctx, uint64_t stride, nb_error *err)
 {
 	const struct kernel_options *opt = ctx->opt;
@@ -108,6 +115,7 @@ const struct kernel_desc kernel_chase = {
 	.setup = chase_setup,
 	.sample = chase_sample,
 	.teardown = chase_teardown,
+	.guest_chase_stride = page_stride,
 };
 
 const struct kernel_desc kernel_chase_ctl = {
@@ -121,4 +129,5 @@ const struct kernel_desc kernel_chase_ctl = {
 	.setup = ctl_setup,
 	.sample = chase_sample,
 	.teardown = chase_teardown,
+	.guest_chase_stride = ctl_stride,
 };

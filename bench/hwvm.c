@@ -14,11 +14,15 @@ int hwvm_size0_once(const struct kernel_ctx *ctx, size_t bytes, nb_error *err)
 	return 0;
 }
 
-int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus,
-	      const int *ap_cpus, nb_error *err)
+uint64_t hwvm_guest_page(const struct kernel_ctx *ctx)
+{
+	return ctx->opt->guest_page_bytes ? ctx->opt->guest_page_bytes : 4096;
+}
+
+int hwvm_region(struct hwvm *h, const struct kernel_ctx *ctx, size_t bytes, nb_error *err)
 {
 	memset(h, 0, sizeof(*h));
-	uint64_t page = ctx->opt->guest_page_bytes ? ctx->opt->guest_page_bytes : 4096;
+	uint64_t page = hwvm_guest_page(ctx);
 	int rc = vm_available(err);
 	if (rc)
 		return rc;
@@ -27,8 +31,26 @@ int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spa
 	size_t region = bytes ? (bytes + page - 1) / page * page : page;
 	if ((rc = backing_usable(ctx->backing, region, err)) != 0)
 		return rc;
-	if ((rc = buffer_alloc(&h->region, ctx->backing, region, err)) != 0)
+	return buffer_alloc(&h->region, ctx->backing, region, err);
+}
+
+void hwvm_kvm_facts(struct hwvm *h, struct kernel_ctx *ctx)
+{
+	if (!h->vm)
+		return;
+	json_decref(ctx->kvm_json);
+	ctx->kvm_json = vm_kvm_json(h->vm);
+	vm_kvm_flags(h->vm, h->region.verified_page_bytes, ctx->flags);
+}
+
+int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus,
+	      const int *ap_cpus, nb_error *err)
+{
+	int rc = hwvm_region(h, ctx, bytes, err);
+	if (rc)
 		return rc;
+	uint64_t page = hwvm_guest_page(ctx);
+	size_t region = h->region.bytes;
 	struct vm_config vc = {
 		.region = &h->region,
 		.region_bytes = region,

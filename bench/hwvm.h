@@ -1,11 +1,14 @@
-/* hwvm.h - what the hardware-assist kernels (vmexit, vmswitch,
- * guest-shootdown) share: a micro-VM over a region of the requested backing,
- * pinned to the measuring PU; the guest's own PMU counters (guest mode of the
- * vCPU thread, or why not); whether the host tags guest TLB entries
+/* hwvm.h - the VM library of every KERNEL_HAS_GUEST kernel (the
+ * hardware-assist kernels vmexit, vmswitch, guest-shootdown; the
+ * guest-kernel kernels; vm-lifecycle): a micro-VM over a region of the
+ * requested backing with N vCPUs, pinned to the measuring PU, guest
+ * commands, KVM's facts about it; the guest's own PMU counters (guest mode
+ * of the vCPU thread, or why not); whether the host tags guest TLB entries
  * (ASID/VPID); the bookkeeping of the host-side share of a command.
  *
- * These kernels run the native counterpart when opt->in_vm is 0 and their
- * guests when it is 1 (KERNEL_HAS_GUEST); see bench/hw_*.c.
+ * These kernels run the native counterpart (or skip, saying there is none)
+ * when opt->in_vm is 0 and their guests when it is 1 (KERNEL_HAS_GUEST);
+ * see bench/hw_*.c, bench/guest_kernel.c, bench/vm_lifecycle.c.
  */
 #ifndef NESTBENCH_HWVM_H
 #define NESTBENCH_HWVM_H
@@ -38,6 +41,16 @@ struct hwvm {
  * guest page built in ctx.  0, 1 (skip, reason) or -1. */
 int hwvm_open(struct hwvm *h, struct kernel_ctx *ctx, size_t bytes, unsigned spaces, unsigned vcpus,
 	      const int *ap_cpus, nb_error *err);
+/* The guest page size asked for (opt->guest_page_bytes, 4K by default). */
+uint64_t hwvm_guest_page(const struct kernel_ctx *ctx);
+/* The first half of hwvm_open: check that a VM with this guest page can be
+ * had and allocate its region (h->region, `bytes` rounded up to a whole
+ * guest page, at least one), no VM yet; for kernels that build their VMs
+ * themselves (vm-lifecycle).  0, 1 (skip, reason) or -1. */
+int hwvm_region(struct hwvm *h, const struct kernel_ctx *ctx, size_t bytes, nb_error *err);
+/* KVM's facts about h's VM into ctx->kvm_json (the measurement's "kvm")
+ * and the caveats they call for into ctx->flags; call before hwvm_close. */
+void hwvm_kvm_facts(struct hwvm *h, struct kernel_ctx *ctx);
 /* vm_command with the host-side share added to the totals and the guest
  * counters running around it. */
 int hwvm_command(struct hwvm *h, uint32_t op, const uint64_t *args, size_t nargs, double timeout_s,

@@ -8,6 +8,8 @@ extern const struct kernel_desc kernel_fault, kernel_mmap_munmap, kernel_mprotec
 	kernel_fork, kernel_fork_cow, kernel_shootdown;
 extern const struct kernel_desc kernel_pipe_proc, kernel_pipe_thread, kernel_yield;
 extern const struct kernel_desc kernel_vmexit, kernel_vmswitch, kernel_guest_shootdown;
+extern const struct kernel_desc kernel_guest_syscall, kernel_guest_fault, kernel_guest_protect, kernel_guest_unmap,
+	kernel_guest_ctxsw, kernel_guest_ctxsw_pcid, kernel_vm_lifecycle;
 
 const struct kernel_desc *const kernel_table[] = {
 	&kernel_chase,
@@ -25,6 +27,13 @@ const struct kernel_desc *const kernel_table[] = {
 	&kernel_vmexit,
 	&kernel_vmswitch,
 	&kernel_guest_shootdown,
+	&kernel_guest_syscall,
+	&kernel_guest_fault,
+	&kernel_guest_protect,
+	&kernel_guest_unmap,
+	&kernel_guest_ctxsw,
+	&kernel_guest_ctxsw_pcid,
+	&kernel_vm_lifecycle,
 };
 const size_t kernel_table_len = ARRAY_SIZE(kernel_table);
 

@@ -80,6 +80,15 @@ struct kernel_ctx {
 	double alt_per_op;
 	/* in_vm: the guest page size the payload built and verified (setup sets it). */
 	uint64_t guest_built_page_bytes;
+	/* Optional (setup sets it): the fewest operations a timed sample holds,
+	 * whatever the calibration found.  A guest-kernel figure runs its
+	 * operations in batches of one guest command: a sample is at least one
+	 * whole batch, so a slow (emulated) guest kernel is not timed one
+	 * operation at a time. */
+	uint64_t min_iters_per_sample;
+	/* in_vm, optional: vm_kvm_json() of the kernel's VM (teardown sets it);
+	 * it becomes the measurement's "kvm" object, as run_vm.c's chase has. */
+	json_t *kvm_json;
 };
 
 enum kernel_flags {
@@ -123,6 +132,12 @@ struct kernel_desc {
 	struct kernel_sizes default_sizes;
 	/* NULL, or the variants measured at every point (opt->variant), NULL-terminated. */
 	const char *const *variants;
+	/* Non-NULL: the kernel has a guest version that harness/run/run_vm.c
+	 * runs in the VMs it builds over the run's sweep buffer: the same
+	 * pointer chase, with the element stride this returns, walked at guest
+	 * CPL3 (the guest payload's NB_CMD_CHASE).  The run asks the descriptor,
+	 * never the kernel's name, which kernels to measure there. */
+	uint64_t (*guest_chase_stride)(const struct kernel_options *opt);
 };
 
 /* All kernels, in the order `nestbench list` shows them. */

@@ -26,7 +26,7 @@ setup_file() {
 	# Five minutes at most: the guest boots in seconds, the smoke run in 1-2 minutes.
 	"$NB" guest --guest-accel tcg --timeout 290 --quiet --console "$NPT_DIR/console.log" --out "$NPT_OUT" -- \
 		--suite smoke --mode both --backing 4k --ws-max 1m \
-		--kernel chase,chase-ctl,vmexit,vmswitch,guest-shootdown \
+		--kernel chase,chase-ctl,guest-syscall,guest-fault,guest-protect,guest-unmap,guest-ctxsw,guest-ctxsw-pcid,vm-lifecycle,vmexit,vmswitch,guest-shootdown \
 		>"$NPT_DIR/stdout" 2>"$NPT_DIR/stderr"
 	echo $? >"$NPT_DIR/status"
 }

@@ -17,6 +17,7 @@ struct krun {
 	uint64_t counts[SWC_COUNT];
 	uint64_t ops;
 	json_t *params, *flags, *backing;
+	json_t *kvm; /* ctx.kvm_json: the kernel's VM as KVM saw it (guest kernels) */
 };
 
 static void krun_free(struct krun *r)
@@ -24,6 +25,7 @@ static void krun_free(struct krun *r)
 	json_decref(r->params);
 	json_decref(r->flags);
 	json_decref(r->backing);
+	json_decref(r->kvm);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -89,6 +91,7 @@ static int krun(const char *name, enum backing_kind b, size_t ws, const struct k
 	r->params = ctx.params;
 	r->flags = ctx.flags;
 	r->backing = ctx.backing_json;
+	r->kvm = ctx.kvm_json;
 	topology_restore_affinity();
 	return r->rc;
 }

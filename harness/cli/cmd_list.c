@@ -44,9 +44,9 @@ static void list_kernels(FILE *out)
 	fprintf(out, "kernels:\n");
 	for (size_t i = 0; i < kernel_table_len; i++) {
 		const struct kernel_desc *k = kernel_table[i];
-		fprintf(out, "  %-18s %-9s %-16s %s\n", k->name, k->family, k->metric, k->summary);
+		fprintf(out, "  %-18s %-12s %-16s %s\n", k->name, k->family, k->metric, k->summary);
 		if (k->params_help)
-			fprintf(out, "  %-18s %-9s %-16s parameters: %s\n", "", "", "", k->params_help);
+			fprintf(out, "  %-18s %-12s %-16s parameters: %s\n", "", "", "", k->params_help);
 	}
 }
 

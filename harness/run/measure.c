@@ -52,6 +52,8 @@ int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, cons
 		double scaled = (double)iters * target_ticks / (double)ticks;
 		iters = scaled > 1 ? (uint64_t)scaled : 1;
 	}
+	if (iters < ctx->min_iters_per_sample)
+		iters = ctx->min_iters_per_sample;
 	if (mc->max_iters && iters > mc->max_iters)
 		iters = mc->max_iters;
 

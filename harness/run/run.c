@@ -260,6 +260,11 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 	int apart = (k->flags & KERNEL_COUNT_APART) && rs->have_sw;
 	struct swcount own_sw, *sw = apart ? NULL : counters_for(rs, k, &own_sw);
 	int rc = k->setup(&ctx, &err);
+	/* A kernel that sizes its own memory (a guest-kernel figure touches as
+	 * many guest pages as its region holds, up to its own count) says in
+	 * setup what it works on: that is the measurement's working set. */
+	ws = ctx.working_set_bytes;
+	json_object_set_new(m, "working_set_bytes", json_integer((json_int_t)ws));
 	if (rc != 0) {
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
@@ -304,6 +309,7 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 				swcount_close(sw);
 			if (k->teardown)
 				k->teardown(&ctx);
+			json_decref(ctx.kvm_json);
 			return -1;
 		}
 	}
@@ -328,6 +334,7 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
 		json_decref(ctx.backing_json);
+		json_decref(ctx.kvm_json);
 		json_decref(m);
 		if (sw)
 			swcount_close(sw);
@@ -392,6 +399,8 @@ static int measure_one(struct run_state *rs, const struct kernel_desc *k, struct
 		swcount_close(sw);
 	add_flags(ctx.flags, backing, &s, counts, sw != NULL);
 	json_object_set_new(m, "flags", ctx.flags);
+	if (ctx.kvm_json)
+		json_object_set_new(m, "kvm", ctx.kvm_json);
 	if (opt->in_vm)
 		add_guest_fields(m, opt->guest_page_bytes, ctx.guest_built_page_bytes);
 	json_array_append_new(json_object_get(rs->doc, "measurements"), m);
@@ -585,7 +594,7 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 			if (rc == 0)
 				run_vm_measure(rv, rs->cfg->kernels[i], rs->points[p], ms);
 		}
-	run_vm_close(rv, ms);
+	run_vm_close(rv);
 	for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++) {
 		const struct kernel_desc *k = rs->cfg->kernels[i];
 		if (!(k->flags & KERNEL_SWEEPS_WS) && mode_count(rs->cfg, k))
@@ -734,8 +743,8 @@ int run_execute(struct run_config *cfg)
 		nb_error_msg("%s", err.msg);
 		return EXIT_RUNTIME;
 	}
-	/* Progress counts the measurements measure_one makes (the VM chase and
-	 * guest-kernel figures print their own summary). */
+	/* Progress counts the measurements measure_one makes (the chase
+	 * in run_vm.c prints its own line). */
 	rs.total = per_backing_total(&rs) * cfg->nbackings;
 	for (unsigned i = 0; i < cfg->nthreads; i++)
 		if (cfg->threads[i] > topology_pu_count()) {

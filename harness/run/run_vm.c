@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/chase.h"
 #include "harness/host/machine.h"
@@ -15,7 +14,6 @@
 #include "harness/vmm/vm.h"
 
 #define MAX_GUEST_PAGES 3
-#define LIFECYCLE_EXTRA 3
 
 struct guest_vm {
 	uint64_t page;
@@ -24,7 +22,6 @@ struct guest_vm {
 	int have_own;
 	struct buffer *region;
 	size_t region_bytes;
-	double create_ns;
 	int failed; /* a guest fault or watchdog: skip the rest of this configuration */
 	char why[600]; /* "guest failed: " + an nb_error */
 };
@@ -52,13 +49,6 @@ uint64_t run_vm_guest_page_parse(const char *name)
 const char *run_vm_guest_page_name(uint64_t bytes)
 {
 	return bytes == 4096 ? "4k" : bytes == (2u << 20) ? "2m" : bytes == (1u << 30) ? "1g" : "?";
-}
-
-static double now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
 static json_t *guest_page_json(uint64_t requested, uint64_t built)
@@ -96,33 +86,23 @@ static void fail_one(json_t *ms, const char *kernel, const char *family, const c
 	json_array_append_new(ms, m);
 }
 
-/* What KVM says about the VM, and the flags it calls for: a region KVM
- * mapped with smaller pages than its backing has (its slot or the host's
- * own mapping splintered them), a guest TSC that runs at another rate than
- * the host's (guest ticks are converted with the host's rate). */
+/* What KVM says about the VM, and the caveats it calls for. */
 static void add_kvm_facts(json_t *m, const struct guest_vm *g, json_t *flags)
 {
 	json_object_set_new(m, "kvm", vm_kvm_json(g->vm));
-	uint64_t pages[3];
-	size_t backing = g->region->verified_page_bytes;
-	if (flags && vm_kvm_pages(g->vm, pages) == 0 &&
-	    ((backing >= (1u << 30) && pages[2] == 0) || (backing >= (2u << 20) && pages[1] + pages[2] == 0)))
-		json_array_append_new(flags, json_sprintf("kvm mapped guest memory with smaller pages than the backing's "
-							  "%zu-byte pages (pages_4k %llu, pages_2m %llu, pages_1g %llu)",
-							  backing, (unsigned long long)pages[0],
-							  (unsigned long long)pages[1], (unsigned long long)pages[2]));
-	uint32_t khz = vm_guest_tsc_khz(g->vm);
-	double host = tsc_ticks_per_ns() * 1e6;
-	if (flags && khz && (khz > host * 1.01 || khz < host * 0.99))
-		json_array_append_new(flags, json_sprintf("the guest's TSC runs at %u kHz, the host's at %.0f kHz: guest "
-							  "timings are converted with the host's rate",
-							  khz, host));
+	vm_kvm_flags(g->vm, g->region->verified_page_bytes, flags);
 }
 
 static const char *mmu_mode(char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", machine_mmu_virt_mode(NULL, 0));
 	return buf;
+}
+
+/* Kernels with a measurement in a VM: the chase here, or their own guests. */
+static int has_vm_side(const struct kernel_desc *k)
+{
+	return k->guest_chase_stride || (k->flags & KERNEL_HAS_GUEST);
 }
 
 void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, int cpu, const char *reason,
@@ -132,15 +112,21 @@ void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, i
 	mmu_mode(mmu, sizeof(mmu));
 	for (size_t g = 0; g < cfg->nguest_pages; g++)
 		for (size_t i = 0; i < cfg->nkernels; i++)
-			skip_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
-				 requested_backing(kind), 0, cpu, cfg->guest_pages[g], mmu, reason);
+			if (has_vm_side(cfg->kernels[i]))
+				skip_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
+					 requested_backing(kind), 0, cpu, cfg->guest_pages[g], mmu, reason);
 }
 
 static void skip_config(struct run_vm *rv, uint64_t page, const char *why, json_t *ms, struct buffer *buf)
 {
-	for (size_t i = 0; i < rv->cfg->nkernels; i++)
-		skip_one(ms, rv->cfg->kernels[i]->name, rv->cfg->kernels[i]->family, rv->cfg->kernels[i]->metric,
-			 buf ? buffer_json(buf) : requested_backing(rv->kind), 0, rv->cpu, page, rv->mmu_mode, why);
+	/* Only the kernels measured in these VMs: the KERNEL_HAS_GUEST ones
+	 * build their own and record their own skips. */
+	for (size_t i = 0; i < rv->cfg->nkernels; i++) {
+		const struct kernel_desc *k = rv->cfg->kernels[i];
+		if (k->guest_chase_stride)
+			skip_one(ms, k->name, k->family, k->metric, buf ? buffer_json(buf) : requested_backing(rv->kind), 0,
+				 rv->cpu, page, rv->mmu_mode, why);
+	}
 	if (!rv->cfg->quiet)
 		nb_warn("skipping vm guest page %s on backing %s: %s", run_vm_guest_page_name(page),
 			backing_name(rv->kind), why);
@@ -189,19 +175,20 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 			.region = g->region,
 			.region_bytes = g->region_bytes,
 			.region_page_bytes = page,
-			.spaces = 2,
+			.spaces = 1, /* the chase needs one; guest-ctxsw builds its own VM with two */
 			.cpu = cpu,
 		};
-		double t0 = now_ns();
 		int rc = vm_create(&g->vm, &vc, &gerr);
-		g->create_ns = now_ns() - t0;
 		if (rc) {
 			if (rc < 0) {
 				nb_error_msg("vm guest page %s, backing %s: %s", run_vm_guest_page_name(page),
 					     backing_name(buf->kind), gerr.msg);
-				for (size_t i = 0; i < cfg->nkernels; i++)
-					fail_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
-						 buffer_json(g->region), 0, cpu, page, rv->mmu_mode, gerr.msg);
+				for (size_t i = 0; i < cfg->nkernels; i++) {
+					const struct kernel_desc *k = cfg->kernels[i];
+					if (k->guest_chase_stride)
+						fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), 0, cpu,
+							 page, rv->mmu_mode, gerr.msg);
+				}
 			} else {
 				skip_config(rv, page, gerr.msg, ms, g->region);
 			}
@@ -238,18 +225,13 @@ static int vm_chase_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *tic
 	return 0;
 }
 
-static int is_chase(const struct kernel_desc *k, uint64_t *stride, const struct kernel_options *opt)
-{
-	if (!strcmp(k->name, "chase")) {
-		*stride = opt->stride_bytes ? opt->stride_bytes : 4096;
-		return 1;
-	}
-	if (!strcmp(k->name, "chase-ctl")) {
-		*stride = CHASE_LINE_BYTES;
-		return 1;
-	}
-	return 0;
-}
+/* What the measuring loop runs for a kernel's guest version: one chase
+ * command per sample in the VM built here.  The kernel's own descriptor is
+ * asked only for its stride (guest_chase_stride); nothing of it is copied. */
+static const struct kernel_desc guest_chase_walk = {
+	.name = "guest chase",
+	.sample = vm_chase_sample,
+};
 
 static void guest_pmu_start(void *p)
 {
@@ -264,17 +246,17 @@ static void guest_pmu_stop(void *p)
 static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct kernel_desc *k, size_t ws, json_t *ms)
 {
 	const struct run_config *cfg = rv->cfg;
-	uint64_t stride = 0;
 	if (g->failed) {
 		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 g->why);
 		return;
 	}
-	if (!is_chase(k, &stride, &cfg->kopt)) {
+	if (!k->guest_chase_stride) {
 		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 "this kernel has no guest version");
 		return;
 	}
+	uint64_t stride = k->guest_chase_stride(&cfg->kopt);
 	uint64_t page_stride = cfg->kopt.stride_bytes ? cfg->kopt.stride_bytes : 4096;
 	uint64_t elements = ws / page_stride ? ws / page_stride : 1;
 	uint64_t span = chase_span_bytes(elements, stride);
@@ -314,12 +296,8 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		return;
 	}
 	st.cursor = wr.arg[2];
-	struct kernel_desc vk = *k;
-	vk.sample = vm_chase_sample;
-	vk.setup = NULL;
-	vk.teardown = NULL;
 	struct kernel_ctx ctx = {
-		.desc = &vk,
+		.desc = &guest_chase_walk,
 		.backing = g->region->kind,
 		.buf = g->region,
 		.working_set_bytes = ws,
@@ -408,135 +386,13 @@ void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, j
 		measure_guest(rv, &rv->g[i], k, ws, ms);
 }
 
-/* ---- guest-kernel figures ---- */
-
-struct gk {
-	const char *name, *metric;
-	uint32_t op;
-	uint64_t args[4];
-	uint64_t ops; /* operations per sample */
-	int needs_pcid;
-};
-
-static void guest_kernel_figure(struct run_vm *rv, struct guest_vm *g, const struct gk *k, json_t *ms)
-{
-	size_t ws = (size_t)(k->ops * (k->op == NB_CMD_CTXSW ? 4096 : g->page));
-	json_t *bk = buffer_json(g->region);
-	if (g->failed) {
-		fail_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
-		return;
-	}
-	if (k->needs_pcid && !vm_has_pcid(g->vm)) {
-		skip_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode,
-			 "the guest has no PCID (CPUID.1:ECX.PCID not offered by KVM)");
-		return;
-	}
-	unsigned n = rv->cfg->samples;
-	double *total = calloc(n, sizeof(double)), *kern = calloc(n, sizeof(double));
-	nb_error err = {{0}};
-	int rc = total && kern ? 0 : nb_fail(&err, "out of memory");
-	for (unsigned i = 0; i <= n && !rc; i++) { /* sample 0 is a warm-up */
-		struct vm_reply r;
-		rc = vm_command(g->vm, k->op, k->args, 4, 30, &r, &err);
-		if (!rc && i > 0) {
-			total[i - 1] = (double)r.arg[1] / tsc_ticks_per_ns() / (double)k->ops;
-			kern[i - 1] = (double)r.arg[2] / tsc_ticks_per_ns() / (double)k->ops;
-		}
-	}
-	if (rc) {
-		g->failed = 1;
-		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", err.msg);
-		nb_error_msg("vm %s guest page %s, backing %s: %s", k->name, run_vm_guest_page_name(g->page),
-			     backing_name(rv->kind), err.msg);
-		fail_one(ms, k->name, "guest-kernel", k->metric, bk, ws, rv->cpu, g->page, rv->mmu_mode, g->why);
-		free(total);
-		free(kern);
-		return;
-	}
-	struct summary s, ks;
-	summarize(total, n, &s);
-	summarize(kern, n, &ks);
-	json_t *samples = samples_json(total, n);
-	json_t *params = json_pack("{s:I, s:s, s:f, s:s}", "ops_per_sample", (json_int_t)k->ops, "timed_at",
-				   "guest cpl3 (includes the guest-kernel path)", "guest_kernel_ns_per_op", ks.median,
-				   "guest_kernel_note", "time inside the guest kernel (CPL0, emulated under PVM), a separate figure");
-	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s, s:o, s:I, s:o, s:o, s:n, s:[]}", "kernel", k->name,
-			      "family", "guest-kernel", "mode", "vm", "backing", bk, "working_set_bytes", (json_int_t)ws,
-			      "cpu", rv->cpu, "metric", k->metric, "params", params, "iterations_per_sample",
-			      (json_int_t)k->ops, "samples", samples, "summary", summary_json(&s), "skipped", "flags");
-	add_vm_fields(m, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
-	add_kvm_facts(m, g, json_object_get(m, "flags"));
-	json_array_append_new(ms, m);
-	free(total);
-	free(kern);
-}
-
-static void guest_kernel_figures(struct run_vm *rv, struct guest_vm *g, json_t *ms)
-{
-	uint64_t pages = g->region_bytes / g->page;
-	uint64_t faults = pages < 64 ? pages : 64, remaps = pages < 16 ? pages : 16;
-	uint64_t touch = g->region_bytes / 4096 < 16 ? g->region_bytes / 4096 : 16;
-	const struct gk kernels[] = {
-		{"guest-syscall", "ns_per_call", NB_CMD_SYSCALL, {64}, 64, 0},
-		{"guest-fault", "ns_per_fault", NB_CMD_TOUCH, {NB_REGION_VA, faults, 0}, faults, 0},
-		{"guest-protect", "ns_per_op", NB_CMD_REMAP, {NB_REMAP_PROTECT, NB_REGION_VA, remaps}, remaps, 0},
-		{"guest-unmap", "ns_per_op", NB_CMD_REMAP, {NB_REMAP_UNMAP, NB_REGION_VA, remaps}, remaps, 0},
-		{"guest-ctxsw", "ns_per_switch", NB_CMD_CTXSW, {64, 0, touch, 2}, 64, 0},
-		{"guest-ctxsw-pcid", "ns_per_switch", NB_CMD_CTXSW, {64, 1, touch, 2}, 64, 1},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(kernels); i++)
-		guest_kernel_figure(rv, g, &kernels[i], ms);
-}
-
-/* Create + boot + one command + destroy, the main VM's and a few more. */
-static void lifecycle(struct run_vm *rv, struct guest_vm *g, double destroy_ns, json_t *ms)
-{
-	double v[1 + LIFECYCLE_EXTRA];
-	size_t n = 0;
-	v[n++] = g->create_ns + destroy_ns;
-	nb_error err = {{0}};
-	for (int i = 0; i < LIFECYCLE_EXTRA; i++) {
-		struct vm_config vc = {.region = g->region, .region_bytes = g->region_bytes, .region_page_bytes = g->page,
-				       .spaces = 1, .cpu = rv->cpu};
-		struct vm *vm;
-		struct vm_reply r;
-		double t0 = now_ns();
-		if (vm_create(&vm, &vc, &err))
-			break;
-		int rc = vm_command(vm, NB_CMD_EXIT, NULL, 0, 5, &r, &err);
-		vm_destroy(vm);
-		if (rc)
-			break;
-		v[n++] = now_ns() - t0;
-	}
-	struct summary s;
-	summarize(v, n, &s);
-	json_t *samples = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(samples, json_real(v[i]));
-	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s, s:{s:I, s:f, s:f}, s:o, s:o, s:n, s:[]}", "kernel",
-			      "vm-lifecycle", "family", "vm", "mode", "vm", "backing", buffer_json(g->region),
-			      "working_set_bytes", (json_int_t)g->region_bytes, "cpu", rv->cpu, "metric", "ns_per_vm",
-			      "params", "region_bytes", (json_int_t)g->region_bytes, "first_create_boot_ns", g->create_ns,
-			      "first_destroy_ns", destroy_ns, "samples", samples, "summary", summary_json(&s), "skipped",
-			      "flags");
-	add_vm_fields(m, g->page, g->page, rv->mmu_mode);
-	json_array_append_new(ms, m);
-}
-
-void run_vm_close(struct run_vm *rv, json_t *ms)
+void run_vm_close(struct run_vm *rv)
 {
 	if (!rv)
 		return;
 	for (size_t i = 0; i < rv->n; i++) {
 		struct guest_vm *g = &rv->g[i];
-		guest_kernel_figures(rv, g, ms);
-		int ok = !g->failed;
-		double t0 = now_ns();
 		vm_destroy(g->vm);
-		double destroy_ns = now_ns() - t0;
-		if (ok)
-			lifecycle(rv, g, destroy_ns, ms);
 		if (g->have_own)
 			buffer_free(&g->own);
 	}

@@ -5,11 +5,15 @@
  * be had is recorded as skipped with the reason).  run_vm_measure() then
  * measures a kernel at one working-set point in every open VM, with the
  * harness's own measuring loop and statistics, so run.c can interleave it
- * with the native measurement of the same point.  run_vm_close() adds the
- * guest-kernel figures (system call, first-touch fault, protect, unmap,
- * address-space switch with and without PCID) and the VM create+run+destroy
- * cost, then tears the VMs down.  A guest that faults or hangs costs its
- * configuration, never the run.
+ * with the native measurement of the same point: the kernels whose
+ * descriptor has a guest version (kernel_desc.guest_chase_stride, the chase
+ * and its control); the others are recorded as skipped.  run_vm_close()
+ * tears the VMs down.  A guest that faults or hangs costs its configuration,
+ * never the run.
+ *
+ * Everything else measured in a guest (the guest-kernel figures,
+ * vm-lifecycle, the hardware-assist kernels) is a KERNEL_HAS_GUEST table
+ * kernel that builds its own VM with bench/hwvm.c.
  */
 #ifndef NESTBENCH_RUN_VM_H
 #define NESTBENCH_RUN_VM_H
@@ -31,8 +35,8 @@ const char *run_vm_guest_page_name(uint64_t bytes);
 struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, size_t need, int cpu, json_t *ms);
 /* Measure kernel k at working set ws in every open VM; appends to ms. */
 void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, json_t *ms);
-/* Guest-kernel figures, lifecycle cost, teardown.  NULL is fine. */
-void run_vm_close(struct run_vm *rv, json_t *ms);
+/* Tear the VMs down.  NULL is fine. */
+void run_vm_close(struct run_vm *rv);
 
 /* The backing could not be had: record the VM measurements as skipped. */
 void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, int cpu, const char *reason,

@@ -11,7 +11,18 @@
 
 static const char *const all_kernels[] = {"chase", "chase-ctl", "fault", "mmap-munmap", "mprotect",
 					  "madvise-dontneed", "fork", "fork-cow", "shootdown", "pipe-proc",
-					  "pipe-thread", "yield", "vmexit", "vmswitch", "guest-shootdown", NULL};
+					  "pipe-thread", "yield", "vmexit", "vmswitch", "guest-shootdown",
+					  "guest-syscall", "guest-fault", "guest-protect", "guest-unmap", "guest-ctxsw",
+					  "guest-ctxsw-pcid", "vm-lifecycle", NULL};
+
+/* The guest-kernel kernels and vm-lifecycle: the size is the VM's region.
+ * Each suite gives them its chase sweep's largest working set, the region
+ * the VMs they used to borrow from the chase had (run_vm.c), so a figure
+ * touches the same number of guest pages per command as it did then. */
+#define GUEST_REGION(bytes)                                                                                            \
+	{"guest-syscall", {1, {bytes}}}, {"guest-fault", {1, {bytes}}}, {"guest-protect", {1, {bytes}}},               \
+		{"guest-unmap", {1, {bytes}}}, {"guest-ctxsw", {1, {bytes}}}, {"guest-ctxsw-pcid", {1, {bytes}}},      \
+		{"vm-lifecycle", {1, {bytes}}}
 
 /* Page-table kernels: regions that are whole pages of every backing they can
  * run on (a size that is not is skipped with the reason); context-switch
@@ -29,6 +40,7 @@ static const struct suite_sizes smoke_sizes[] = {
 	{"yield", {2, {0, 64 * K}}},
 	{"vmswitch", {2, {0, 64 * K}}},
 	{"guest-shootdown", {1, {4 * M}}},
+	GUEST_REGION(16 * M),
 	{NULL, {0, {0}}},
 };
 
@@ -46,6 +58,7 @@ static const struct suite_sizes quick_sizes[] = {
 	/* From a few pages to beyond the reach of the last-level TLB. */
 	{"vmswitch", {5, {0, 16 * K, 256 * K, 4 * M, 32 * M}}},
 	{"guest-shootdown", {1, {4 * M}}},
+	GUEST_REGION(1 * G),
 	{NULL, {0, {0}}},
 };
 
@@ -62,6 +75,8 @@ static const struct suite_sizes full_sizes[] = {
 	{"yield", {9, {0, 4 * K, 16 * K, 64 * K, 256 * K, 1 * M, 2 * M, 4 * M, 8 * M}}},
 	{"vmswitch", {8, {0, 4 * K, 64 * K, 256 * K, 1 * M, 4 * M, 16 * M, 64 * M}}},
 	{"guest-shootdown", {2, {4 * M, 64 * M}}},
+	/* (The chase sweep reaches 8G; 1G regions keep every figure's page count.) */
+	GUEST_REGION(1 * G),
 	{NULL, {0, {0}}},
 };
 

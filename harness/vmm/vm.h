@@ -114,6 +114,11 @@ json_t *vm_kvm_json(const struct vm *vm);
 int vm_kvm_pages(const struct vm *vm, uint64_t pages[3]);
 /* The guest's TSC frequency as KVM sets it (KVM_GET_TSC_KHZ), 0 if unknown. */
 uint32_t vm_guest_tsc_khz(const struct vm *vm);
+/* Append to `flags` what KVM's facts call for (vm_flags.c): a region KVM
+ * mapped with smaller pages than its backing's `backing_page_bytes`, a
+ * guest TSC at another rate than the host's.  Every guest measurement
+ * (run_vm.c's chase, the table kernels of bench/) flags the same way. */
+void vm_kvm_flags(const struct vm *vm, size_t backing_page_bytes, json_t *flags);
 
 /* What the payload reported at boot. */
 uint64_t vm_built_page_bytes(const struct vm *vm);
