@@ -14,13 +14,13 @@ static const struct cli_opt help_opts[] = {
 	{"man", HELP_MAN, NULL,
 	 "print the man page in roff instead: nestbench(1) with every command, or nestbench-COMMAND(1) (the build "
 	 "writes build/*.1 so)",
-	 CLI_V_NONE, NULL},
+	 CLI_V_NONE, NULL, OPT_DOC_ONLY},
 	{"complete", HELP_COMPLETE, NULL,
 	 "print what the shell completion scripts complete, one tab-separated record a line: `command NAME`, "
 	 "`option --LONG -S KIND CHOICES` and `operand KIND CHOICES` (`-` for an empty field)",
-	 CLI_V_NONE, NULL},
-	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	 CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_help = {
