@@ -57,10 +57,10 @@ static void tables_are_sound(void **state)
 }
 
 static const struct cli_opt toy_opts[] = {
-	{"alpha", 'a', "N", "takes a number", CLI_V_WORD, NULL},
-	{"beta", 'b', NULL, "a flag", CLI_V_NONE, NULL},
-	{"gamma", 300, "FILE", "long only", CLI_V_FILE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	{"alpha", 'a', "N", "takes a number", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"beta", 'b', NULL, "a flag", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{"gamma", 300, "FILE", "long only", CLI_V_FILE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 static void parser_is_derived_from_the_table(void **state)
@@ -91,8 +91,8 @@ static void wrapping_breaks_between_words(void **state)
 }
 
 static const struct cli_opt hostile_opts[] = {
-	{"dash-ed", 'd', "A-B", "\\ backslash and `code`", CLI_V_WORD, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	{"dash-ed", 'd', "A-B", "\\ backslash and `code`", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 static const struct cli_cmd hostile = {
 	.name = "hostile",

@@ -345,6 +345,25 @@ static void run_config_echo(void **state)
 	json_decref(c);
 }
 
+/* Every row of `run` but --help is parsed from the table, with a field to go to. */
+static void run_table_is_complete(void **state)
+{
+	(void)state;
+	for (const struct cli_opt *o = run_opts; o->name; o++) {
+		if (!strcmp(o->name, "help")) {
+			assert_int_equal(o->type, OPT_T_NONE);
+			continue;
+		}
+		assert_int_not_equal(o->type, OPT_T_NONE);
+		assert_true(o->width > 0);
+		assert_true((o->arg == NULL) == (o->type == OPT_T_FLAG));
+		if ((o->flags & OPT_F_LIST) && o->type != OPT_T_STRING)
+			assert_true(o->count_width > 0 && o->max_items > 0);
+		if (o->type == OPT_T_NAME)
+			assert_true(o->name_parse && o->name_of);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +376,7 @@ int main(void)
 		cmocka_unit_test(echo_from_a_parsed_config),
 		cmocka_unit_test(cli_parse_walks_argv),
 		cmocka_unit_test(run_config_echo),
+		cmocka_unit_test(run_table_is_complete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
