@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/backing_kind.h"
+#include "core/opt.h"
 #include "core/util.h"
 
 struct buffer; /* harness/mem/backing.h */
@@ -123,6 +124,15 @@ struct kernel_desc {
 	struct kernel_sizes default_sizes;
 	/* NULL, or the variants measured at every point (opt->variant), NULL-terminated. */
 	const char *const *variants;
+	/* The options only this kernel reads, declared beside it as fio's engines
+	 * carry theirs: rows (core/opt.h) whose off is into struct
+	 * kernel_options, key 0 (`run` numbers them when it adds them to its
+	 * table, harness/run/run_opts.c).  Kernels sharing options point to one
+	 * array.  NULL: none. */
+	const struct cli_opt *opts;
+	/* Optional: checks between those options once parsed, whichever kernels
+	 * run; -1 with the message in err (a usage error). */
+	int (*check_opts)(const struct kernel_options *opt, nb_error *err);
 };
 
 /* All kernels, in the order `nestbench list` shows them. */

@@ -92,6 +92,9 @@ struct cli_opt {
 	int (*echo_if)(const void *cfg); /* NULL, or whether the key is echoed for this config */
 };
 
+/* The most rows a table may have (getopt_long's arrays are this long). */
+#define OPT_TABLE_MAX 48
+
 /* Ends a row of a table whose command parses by hand: the parse fields
  * stay zero (and -Wmissing-field-initializers sees they are meant to). */
 #define OPT_DOC_ONLY .type = OPT_T_NONE

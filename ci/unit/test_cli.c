@@ -40,13 +40,13 @@ static void tables_are_sound(void **state)
 		if (cmd != &cli_program)
 			assert_non_null(cmd->fn);
 		size_t count = 0;
-		for (const struct cli_opt *o = cmd->opts; o->name; o++, count++) {
+		for (const struct cli_opt *o = cli_cmd_opts(cmd); o->name; o++, count++) {
 			assert_non_null(o->help);
 			assert_true(strlen(o->help) > 0);
 			/* An argument has a kind, a flag has none; choices go with CHOICE. */
 			assert_true((o->arg != NULL) == (o->value != CLI_V_NONE));
 			assert_true((o->choices != NULL) == (o->value == CLI_V_CHOICE));
-			for (const struct cli_opt *p = cmd->opts; p < o; p++) {
+			for (const struct cli_opt *p = cli_cmd_opts(cmd); p < o; p++) {
 				assert_int_not_equal(p->key, o->key);
 				assert_string_not_equal(p->name, o->name);
 			}

@@ -39,6 +39,9 @@ struct cli_cmd {
 	const char *synopsis;    /* what follows "nestbench NAME ", lines separated by '\n' */
 	const char *description; /* paragraphs separated by "\n\n", not wrapped */
 	const struct cli_opt *opts;
+	/* Instead of opts, a table assembled at run time (run's: its own rows
+	 * and the kernels'); read either through cli_cmd_opts(). */
+	const struct cli_opt *(*opts_fn)(void);
 	enum cli_value operand;  /* what the non-option arguments are */
 	const char *operand_choices; /* CLI_V_CHOICE operands (list's topics) */
 	const char *notes;       /* paragraphs printed after the options ("" or NULL: none) */
@@ -48,8 +51,11 @@ struct cli_cmd {
 	const struct cli_item *environment; /* the program's ENVIRONMENT (cli_program only) */
 };
 
+/* The command's option table: c->opts_fn() or c->opts. */
+const struct cli_opt *cli_cmd_opts(const struct cli_cmd *c);
+
 /* getopt_long's arrays built from a table. */
-#define CLI_MAX_OPTS 48
+#define CLI_MAX_OPTS OPT_TABLE_MAX
 struct cli_parser {
 	struct option longopts[CLI_MAX_OPTS + 1];
 	char shortopts[3 * CLI_MAX_OPTS + 1];

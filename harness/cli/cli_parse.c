@@ -19,12 +19,13 @@ int cli_parse(const struct cli_cmd *c, int argc, char **argv, void *cfg, uint64_
 	*given = 0;
 	optind = 1;
 	opterr = 0;
+	const struct cli_opt *opts = cli_cmd_opts(c);
 	int k;
 	while ((k = getopt_long(argc, argv, p.shortopts, p.longopts, NULL)) != -1) {
 		int i = 0;
-		while (c->opts[i].name && c->opts[i].key != k)
+		while (opts[i].name && opts[i].key != k)
 			i++;
-		const struct cli_opt *o = &c->opts[i];
+		const struct cli_opt *o = &opts[i];
 		if (!o->name) {
 			char msg[256];
 			if (optopt && optopt < 256)

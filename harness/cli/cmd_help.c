@@ -49,7 +49,7 @@ static void complete_data(FILE *out, const struct cli_cmd *c)
 	if (c == &cli_program)
 		for (size_t i = 0; i < cli_commands_len; i++)
 			fprintf(out, "command\t%s\n", cli_commands[i]->name);
-	for (const struct cli_opt *o = c->opts; o && o->name; o++) {
+	for (const struct cli_opt *o = cli_cmd_opts(c); o && o->name; o++) {
 		int sh = cli_opt_short(o);
 		char s[3] = {'-', (char)sh, '\0'};
 		fprintf(out, "option\t--%s\t%s\t%s\t%s\n", o->name, sh ? s : "-", cli_value_name(o->arg ? o->value : CLI_V_NONE),

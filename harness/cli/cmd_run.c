@@ -1,21 +1,19 @@
 /* cmd_run.c - `nestbench run`: the command line into a run_config.
  *
- * The options are rows of run_opts (harness/run/run_opts.c), parsed and
- * checked by cli_parse(); what is left here is the defaults that depend on
- * the suite or the machine and the checks that involve several options. */
+ * The options are the rows of run_options() (harness/run/run_opts.c: run's
+ * own, then the kernels'), parsed and checked by cli_parse(); what is left
+ * here is the defaults that depend on the suite or the machine and the
+ * checks that involve several options. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
 #include "harness/pmu/pmu.h"
 #include "harness/run/run.h"
-#include "harness/run/run_vm.h"
 
 const struct cli_cmd cli_cmd_run = {
 	.name = "run",
@@ -26,7 +24,7 @@ const struct cli_cmd cli_cmd_run = {
 		    "[--guest-page 4k,2m,1g] [OPTIONS]",
 	.description = "Run a suite (or single kernels) natively, in micro-VMs of nestbench's own or both, and "
 		       "write a results file.",
-	.opts = run_opts, /* harness/run/run_opts.c: parse, check, help and config echo */
+	.opts_fn = run_options, /* harness/run/run_opts.c: parse, check, help and config echo */
 	.notes = "Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
 		 "Progress goes to stderr when it is a terminal; the summary table to stdout.",
 	.exit_status = "0 ok; 1 run-time error (nothing written); 2 usage error; 4 the results file is written but some "
@@ -76,10 +74,10 @@ static size_t comfortable_ws(void)
 	return (size_t)(kb * 1024 / 4);
 }
 
-/* The row of run_opts named name was given on the command line. */
+/* The row of run_options() named name was given on the command line. */
 static int given_opt(uint64_t given, const char *name)
 {
-	int i = opt_index(run_opts, name);
+	int i = opt_index(run_options(), name);
 	return i >= 0 && (given >> i & 1);
 }
 
@@ -92,7 +90,7 @@ int cmd_run(int argc, char **argv)
 	if (rc)
 		return rc == CLI_PARSE_HELP ? EXIT_OK : rc;
 	const struct suite *s = cfg.suite;
-	opt_defaults(run_opts, given, &cfg, s);
+	opt_defaults(run_options(), given, &cfg, s);
 
 	if (cfg.events && !cfg.no_pmu) {
 		/* A bad event string is a usage error, found before anything runs. */
@@ -136,11 +134,13 @@ int cmd_run(int argc, char **argv)
 	}
 	if ((cfg.modes & RUN_MODE_VM) && (rc = check_kvm()))
 		return rc;
-	size_t stride = cfg.kopt.stride_bytes, locality = cfg.kopt.tlb_locality_bytes;
-	if (stride && (stride < 64 || stride % 64))
-		return usage_error("--stride must be a multiple of 64 bytes (one cache line)");
-	if (locality && locality < (stride ? stride : 4096))
-		return usage_error("--tlb-locality must be at least one stride");
+	/* Each kernel checks its own options, whether or not it runs: a bad
+	 * --stride is a mistake in any run. */
+	for (size_t k = 0; k < kernel_table_len; k++) {
+		nb_error err;
+		if (kernel_table[k]->check_opts && kernel_table[k]->check_opts(&cfg.kopt, &err))
+			return usage_error(err.msg);
+	}
 
 	size_t fit = comfortable_ws();
 	if (given_opt(given, "ws-max")) {

@@ -31,7 +31,7 @@
 
 json_t *run_config_json(const struct run_config *cfg, const char *out_path)
 {
-	json_t *c = opt_echo(run_opts, cfg), *argv = json_array();
+	json_t *c = opt_echo(run_options(), cfg), *argv = json_array();
 	for (int i = 0; i < cfg->argc; i++)
 		json_array_append_new(argv, json_string(cfg->argv[i]));
 	json_object_set_new(c, "command_line", argv);

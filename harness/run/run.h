@@ -55,11 +55,12 @@ struct run_config {
 /* Execute; returns the process exit status.  Errors are reported on stderr. */
 int run_execute(struct run_config *cfg);
 
-/* The options of `run` (run_opts.c): parsed into, checked against and
- * echoed from struct run_config by their offsets. */
-extern const struct cli_opt run_opts[];
+/* The options of `run` (run_opts.c): its own rows, then those the kernels
+ * declare (kernel_desc.opts); parsed into, checked against and echoed from
+ * struct run_config by their offsets. */
+const struct cli_opt *run_options(void);
 
-/* The config echoed into the results file: every run_opts row with a
+/* The config echoed into the results file: every run_options() row with a
  * config key, then the command line and the results path. */
 json_t *run_config_json(const struct run_config *cfg, const char *out_path);
 

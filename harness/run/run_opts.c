@@ -1,8 +1,10 @@
 /* run_opts.c - the options of `nestbench run`, one row each: getopt_long,
  * --help, the man page and completion (harness/cli/), parsing and checks
  * (core/opt_parse.c) and the results file's `config` echo (run_config_json)
- * all read this table.  What needs more than one option (--ws-min against
- * --ws-max, --cow-pages against --size, memory that fits) stays in
+ * all read the table run_options() returns: the run's own rows below, then
+ * the rows each kernel declares beside itself (kernel_desc.opts, e.g.
+ * --stride in bench/chase.c).  What needs more than one option (--ws-min
+ * against --ws-max, --cow-pages against --size, memory that fits) stays in
  * cmd_run.c's checks after parsing. */
 #include <string.h>
 
@@ -17,14 +19,11 @@ enum {
 	OPT_SAMPLES,
 	OPT_WARMUP,
 	OPT_SAMPLE_MS,
-	OPT_STRIDE,
-	OPT_TLB_LOCALITY,
 	OPT_SEED,
 	OPT_NO_PMU,
 	OPT_SIZE,
 	OPT_THREADS,
 	OPT_PLACEMENT,
-	OPT_COW_PAGES,
 };
 
 #define MEMBER(f) (((struct run_config *)0)->f)
@@ -136,7 +135,7 @@ static int runs_vm(const void *cfg)
 
 static const unsigned long mode_values[] = {RUN_MODE_NATIVE, RUN_MODE_VM, RUN_MODE_NATIVE | RUN_MODE_VM, 0};
 
-const struct cli_opt run_opts[] = {
+static const struct cli_opt run_base_opts[] = {
 	{"suite", 's', "NAME", "smoke, quick (default) or full; see 'nestbench list suites'", CLI_V_SUITES, NULL,
 	 .type = OPT_T_NAME, FIELD(suite), .name_parse = suite_parse, .name_of = suite_name_of,
 	 .config_key = "suite"},
@@ -175,15 +174,6 @@ const struct cli_opt run_opts[] = {
 	{"sample-ms", OPT_SAMPLE_MS, "MS", "target duration of one sample in milliseconds", CLI_V_WORD, NULL,
 	 .type = OPT_T_UINT, FIELD(target_sample_ns), .flags = OPT_F_SUITE | OPT_F_DOUBLE, SUITE(target_sample_ns),
 	 .scale = 1e6, .min = 1, .max = 60000, .config_key = "target_sample_ns"},
-	/* Kernel options (struct kernel_options), marked with their kernel.
-	 * They stay in this table rather than in bench/ so that getopt, the
-	 * man page and completion keep one static table per command. */
-	{"stride", OPT_STRIDE, "SIZE", "chase: distance between elements (default 4k: one per page)", CLI_V_WORD,
-	 NULL, .type = OPT_T_SIZE, FIELD(kopt.stride_bytes), .min = 1, .echo_zero = 4096,
-	 .config_key = "stride_bytes"},
-	{"tlb-locality", OPT_TLB_LOCALITY, "SIZE", "chase: visit pages in random order within groups of SIZE",
-	 CLI_V_WORD, NULL, .type = OPT_T_SIZE, FIELD(kopt.tlb_locality_bytes), .min = 1,
-	 .config_key = "tlb_locality_bytes"},
 	{"seed", OPT_SEED, "N", "permutation seed (default 1)", CLI_V_WORD, NULL, .type = OPT_T_UINT,
 	 FIELD(kopt.seed), .def = 1, .config_key = "seed"},
 	{"events", 'e', "LIST",
@@ -203,7 +193,9 @@ const struct cli_opt run_opts[] = {
 	 CLI_V_CHOICE, "4k 2m 1g", .type = OPT_T_NAME, LIST(guest_pages, nguest_pages, OPT_F_UNIQUE),
 	 .name_parse = guest_page_parse, .name_of = guest_page_name_of, .config_key = "guest_pages",
 	 .echo_if = runs_vm},
-	/* Options of the non-sweeping kernels (ptupdate, ctxsw, shootdown). */
+	/* The lists the run loop measures the non-sweeping kernels at (each
+	 * --size, --threads, --placement is a point of its own): fields of
+	 * run_config, so here rather than beside the kernels. */
 	{"size", OPT_SIZE, "SIZE[,SIZE...]",
 	 "page-table and context-switch kernels: the region mapped, protected, discarded or forked (a whole "
 	 "number of the backing's pages), or the working set each side touches after every switch (0 = none); "
@@ -219,8 +211,41 @@ const struct cli_opt run_opts[] = {
 	 CLI_V_CHOICE, "same-pu cross-pu", .type = OPT_T_NAME,
 	 LIST(placements, nplacements, OPT_F_UNIQUE | OPT_F_NULL_EMPTY), .name_parse = placement_parse,
 	 .name_of = placement_name_of, .config_key = "placements"},
-	{"cow-pages", OPT_COW_PAGES, "N", "fork-cow: pages the child writes per fork (default: all in the region)",
-	 CLI_V_WORD, NULL, .type = OPT_T_UINT, FIELD(kopt.cow_pages), .min = 1, .max = 1ul << 30},
 	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
 	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
+
+/* getopt_long's val for the kernels' rows: above the run's own keys. */
+#define KERNEL_OPT_KEY 512
+
+const struct cli_opt *run_options(void)
+{
+	static struct cli_opt all[OPT_TABLE_MAX + 1];
+	static int built;
+	if (built)
+		return all;
+	size_t n = 0;
+	const struct cli_opt *help = NULL;
+	for (const struct cli_opt *o = run_base_opts; o->name; o++) {
+		if (!strcmp(o->name, "help"))
+			help = o; /* --help stays last */
+		else if (n < OPT_TABLE_MAX)
+			all[n++] = *o;
+	}
+	for (size_t k = 0; k < kernel_table_len; k++)
+		for (const struct cli_opt *o = kernel_table[k]->opts; o && o->name; o++) {
+			/* Kernels sharing an option (chase, chase-ctl) share its row. */
+			if (opt_index(all, o->name) >= 0 || n >= OPT_TABLE_MAX)
+				continue;
+			all[n] = *o;
+			all[n].key = KERNEL_OPT_KEY + (int)n;
+			all[n].off += offsetof(struct run_config, kopt);
+			n++;
+		}
+	if (help && n < OPT_TABLE_MAX)
+		all[n++] = *help;
+	/* all[n] stays zero: the end.  A table cut short at OPT_TABLE_MAX is
+	 * caught by test_cli.c's tables_are_sound. */
+	built = 1;
+	return all;
+}
