@@ -3,8 +3,8 @@
  * goes and under which key the results file echoes it.
  *
  * The row type lives in core/ (not harness/cli/) so that the run room, which
- * owns struct run_config and echoes it into results files, and later the
- * kernels in bench/, can declare rows without including the CLI.  The model
+ * owns struct run_config and echoes it into results files, and the kernels
+ * in bench/ (kernel_desc.opts) can declare rows without including the CLI.  The model
  * is fio's parse.h: a value type, an offset into the configuration struct
  * (offsetof), bounds, a default, a config key.
  *
@@ -72,7 +72,7 @@ struct cli_opt {
 	enum opt_type type;
 	unsigned flags;          /* enum opt_flags */
 	size_t off;              /* offsetof the field (a list's first element) in the config struct */
-	unsigned width;          /* sizeof the field or of one list element */
+	unsigned width;          /* sizeof the field or of one list element: 4 or 8 (pointers, names: any) */
 	size_t count_off;        /* lists: offsetof the item count */
 	unsigned count_width;    /* lists: sizeof the item count */
 	unsigned max_items;      /* lists: capacity of the array */

@@ -6,8 +6,9 @@
 
 #include "core/commalist.h"
 
-/* Fields are written and read by their width, so one row type serves int,
- * unsigned, size_t, uint64_t and enum fields alike. */
+/* Fields are written (and, in opt_json.c, read) by their width, 4 or 8
+ * bytes, so one row type serves int, unsigned, size_t, uint64_t, double,
+ * pointer and enum fields alike. */
 static void put_uint(void *p, unsigned width, uint64_t v)
 {
 	if (width == 8) {
@@ -15,9 +16,6 @@ static void put_uint(void *p, unsigned width, uint64_t v)
 	} else if (width == 4) {
 		uint32_t w = (uint32_t)v;
 		memcpy(p, &w, 4);
-	} else if (width == 1) {
-		uint8_t b = (uint8_t)v;
-		memcpy(p, &b, 1);
 	}
 }
 

@@ -3,6 +3,9 @@
 
 #include "harness/cli/cli.h"
 
+/* given is a bit mask of the table's rows. */
+_Static_assert(CLI_MAX_OPTS <= 64, "cli_parse's given holds one bit per row");
+
 static int usage(const struct cli_cmd *c, const char *msg, int hint)
 {
 	if (hint)
