@@ -18,14 +18,14 @@ _Static_assert(BOOT_DEFAULT_SEED == 0x6e65737462656e63ull, "compare's help text 
 _Static_assert(BOOT_MIN_SAMPLES == 5, "compare's help text names 5 samples");
 
 static const struct cli_opt compare_opts[] = {
-	{"threshold", 't', "PCT", "gate: exit 3 when a significant slowdown exceeds PCT percent", CLI_V_WORD, NULL},
-	{"format", 'f', "FMT", "text (default), markdown, json or csv", CLI_V_CHOICE, "text markdown json csv"},
-	{"resamples", 'r', "N", "bootstrap resamples (default 2000, at least 100)", CLI_V_WORD, NULL},
+	{"threshold", 't', "PCT", "gate: exit 3 when a significant slowdown exceeds PCT percent", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"format", 'f', "FMT", "text (default), markdown, json or csv", CLI_V_CHOICE, "text markdown json csv", OPT_DOC_ONLY},
+	{"resamples", 'r', "N", "bootstrap resamples (default 2000, at least 100)", CLI_V_WORD, NULL, OPT_DOC_ONLY},
 	{"seed", 's', "N",
 	 "bootstrap seed (default 0x6e65737462656e63, \"nestbenc\"); the same seed gives the same output",
-	 CLI_V_WORD, NULL},
-	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	 CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_compare = {

@@ -47,17 +47,17 @@ struct report {
 };
 
 static const struct cli_opt report_opts[] = {
-	{"out", 'o', "DIR", "report directory (default: report), created if missing", CLI_V_DIR, NULL},
+	{"out", 'o', "DIR", "report directory (default: report), created if missing", CLI_V_DIR, NULL, OPT_DOC_ONLY},
 	{"ws", 'w', "SIZE",
 	 "working set for the guest page x host backing heatmap (repeatable, e.g. 64M); default: the largest "
 	 "with VM and native chase data",
-	 CLI_V_WORD, NULL},
+	 CLI_V_WORD, NULL, OPT_DOC_ONLY},
 	{"templates", 't', "DIR",
 	 "gnuplot templates (default: $NESTBENCH_TEMPLATES, or the templates of the data directory that "
 	 "`nestbench --version` names)",
-	 CLI_V_DIR, NULL},
-	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	 CLI_V_DIR, NULL, OPT_DOC_ONLY},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_report = {

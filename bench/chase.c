@@ -104,6 +104,27 @@ static void chase_teardown(struct kernel_ctx *ctx)
 	ctx->priv = NULL;
 }
 
+#define KOPT(f) .off = offsetof(struct kernel_options, f), .width = sizeof(((struct kernel_options *)0)->f)
+
+/* --stride and --tlb-locality: both chase kernels read them, chase-ctl so
+ * that its control stays the same lines in the same order. */
+static const struct cli_opt chase_opts[] = {
+	{"stride", 0, "SIZE", "chase: distance between elements (default 4k: one per page)", CLI_V_WORD, NULL,
+	 .type = OPT_T_SIZE, KOPT(stride_bytes), .min = 1, .echo_zero = 4096, .config_key = "stride_bytes"},
+	{"tlb-locality", 0, "SIZE", "chase: visit pages in random order within groups of SIZE", CLI_V_WORD, NULL,
+	 .type = OPT_T_SIZE, KOPT(tlb_locality_bytes), .min = 1, .config_key = "tlb_locality_bytes"},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
+};
+
+static int chase_check_opts(const struct kernel_options *o, nb_error *err)
+{
+	if (o->stride_bytes && (o->stride_bytes < 64 || o->stride_bytes % 64))
+		return nb_fail(err, "--stride must be a multiple of 64 bytes (one cache line)");
+	if (o->tlb_locality_bytes && o->tlb_locality_bytes < (o->stride_bytes ? o->stride_bytes : 4096))
+		return nb_fail(err, "--tlb-locality must be at least one stride");
+	return 0;
+}
+
 const struct kernel_desc kernel_chase = {
 	.name = "chase",
 	.family = "chase",
@@ -116,6 +137,8 @@ const struct kernel_desc kernel_chase = {
 	.sample = chase_sample,
 	.teardown = chase_teardown,
 	.guest_chase_stride = page_stride,
+	.opts = chase_opts,
+	.check_opts = chase_check_opts,
 };
 
 const struct kernel_desc kernel_chase_ctl = {
@@ -130,4 +153,6 @@ const struct kernel_desc kernel_chase_ctl = {
 	.sample = chase_sample,
 	.teardown = chase_teardown,
 	.guest_chase_stride = ctl_stride,
+	.opts = chase_opts,
+	.check_opts = chase_check_opts,
 };

@@ -220,6 +220,14 @@ static void cow_teardown(struct kernel_ctx *ctx)
 	fork_teardown(ctx);
 }
 
+/* --cow-pages; checked against --size by `run`, against the region in cow_setup. */
+static const struct cli_opt cow_opts[] = {
+	{"cow-pages", 0, "N", "fork-cow: pages the child writes per fork (default: all in the region)", CLI_V_WORD,
+	 NULL, .type = OPT_T_UINT, .off = offsetof(struct kernel_options, cow_pages),
+	 .width = sizeof(((struct kernel_options *)0)->cow_pages), .min = 1, .max = 1ul << 30},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
+};
+
 const struct kernel_desc kernel_fork_cow = {
 	.name = "fork-cow",
 	.family = "ptupdate",
@@ -232,4 +240,5 @@ const struct kernel_desc kernel_fork_cow = {
 	.teardown = cow_teardown,
 	.check = cow_check,
 	.default_sizes = {1, {2 * MB}},
+	.opts = cow_opts,
 };

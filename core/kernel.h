@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/backing_kind.h"
+#include "core/opt.h"
 #include "core/util.h"
 
 struct buffer; /* harness/mem/backing.h */
@@ -138,6 +139,15 @@ struct kernel_desc {
 	 * CPL3 (the guest payload's NB_CMD_CHASE).  The run asks the descriptor,
 	 * never the kernel's name, which kernels to measure there. */
 	uint64_t (*guest_chase_stride)(const struct kernel_options *opt);
+	/* The options only this kernel reads, declared beside it as fio's engines
+	 * carry theirs: rows (core/opt.h) whose off is into struct
+	 * kernel_options, key 0 (`run` numbers them when it adds them to its
+	 * table, harness/run/run_opts.c).  Kernels sharing options point to one
+	 * array.  NULL: none. */
+	const struct cli_opt *opts;
+	/* Optional: checks between those options once parsed, whichever kernels
+	 * run; -1 with the message in err (a usage error). */
+	int (*check_opts)(const struct kernel_options *opt, nb_error *err);
 };
 
 /* All kernels, in the order `nestbench list` shows them. */

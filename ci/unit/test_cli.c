@@ -40,13 +40,13 @@ static void tables_are_sound(void **state)
 		if (cmd != &cli_program)
 			assert_non_null(cmd->fn);
 		size_t count = 0;
-		for (const struct cli_opt *o = cmd->opts; o->name; o++, count++) {
+		for (const struct cli_opt *o = cli_cmd_opts(cmd); o->name; o++, count++) {
 			assert_non_null(o->help);
 			assert_true(strlen(o->help) > 0);
 			/* An argument has a kind, a flag has none; choices go with CHOICE. */
 			assert_true((o->arg != NULL) == (o->value != CLI_V_NONE));
 			assert_true((o->choices != NULL) == (o->value == CLI_V_CHOICE));
-			for (const struct cli_opt *p = cmd->opts; p < o; p++) {
+			for (const struct cli_opt *p = cli_cmd_opts(cmd); p < o; p++) {
 				assert_int_not_equal(p->key, o->key);
 				assert_string_not_equal(p->name, o->name);
 			}
@@ -57,10 +57,10 @@ static void tables_are_sound(void **state)
 }
 
 static const struct cli_opt toy_opts[] = {
-	{"alpha", 'a', "N", "takes a number", CLI_V_WORD, NULL},
-	{"beta", 'b', NULL, "a flag", CLI_V_NONE, NULL},
-	{"gamma", 300, "FILE", "long only", CLI_V_FILE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	{"alpha", 'a', "N", "takes a number", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"beta", 'b', NULL, "a flag", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{"gamma", 300, "FILE", "long only", CLI_V_FILE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 static void parser_is_derived_from_the_table(void **state)
@@ -91,8 +91,8 @@ static void wrapping_breaks_between_words(void **state)
 }
 
 static const struct cli_opt hostile_opts[] = {
-	{"dash-ed", 'd', "A-B", "\\ backslash and `code`", CLI_V_WORD, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	{"dash-ed", 'd', "A-B", "\\ backslash and `code`", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 static const struct cli_cmd hostile = {
 	.name = "hostile",

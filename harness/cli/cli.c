@@ -17,6 +17,11 @@ const char *cli_value_name(enum cli_value v)
 	return (unsigned)v < CLI_V_COUNT ? names[v] : "word";
 }
 
+const struct cli_opt *cli_cmd_opts(const struct cli_cmd *c)
+{
+	return c->opts_fn ? c->opts_fn() : c->opts;
+}
+
 int cli_opt_short(const struct cli_opt *o)
 {
 	return o->key > 0 && o->key < 128 ? o->key : 0;
@@ -28,7 +33,7 @@ void cli_parser_init(struct cli_parser *p, const struct cli_cmd *c)
 	/* A table longer than CLI_MAX_OPTS is cut short; the unit test
 	 * (test_cli.c) keeps every table within it. */
 	memset(p, 0, sizeof(*p));
-	for (const struct cli_opt *o = c->opts; o && o->name && n < CLI_MAX_OPTS; o++, n++) {
+	for (const struct cli_opt *o = cli_cmd_opts(c); o && o->name && n < CLI_MAX_OPTS; o++, n++) {
 		p->longopts[n] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->key};
 		if (cli_opt_short(o)) {
 			p->shortopts[s++] = (char)o->key;
@@ -111,9 +116,10 @@ void cli_help(FILE *out, const struct cli_cmd *c)
 {
 	usage_lines(out, c);
 	paragraphs(out, c->description);
-	if (c->opts && c->opts->name) {
+	const struct cli_opt *opts = cli_cmd_opts(c);
+	if (opts && opts->name) {
 		fputs("options:\n", out);
-		for (const struct cli_opt *o = c->opts; o->name; o++) {
+		for (const struct cli_opt *o = opts; o->name; o++) {
 			char head[96];
 			int sh = cli_opt_short(o);
 			int n = snprintf(head, sizeof(head), "  %c%c%s--%s%s%s", sh ? '-' : ' ', sh ? sh : ' ',

@@ -7,43 +7,22 @@
  * completion data (`nestbench help --complete`), so none of them can drift
  * from what the parser accepts.
  *
- * struct cli_opt is meant to grow: the planned single option table of `run`
- * (parse, help, echo into the results file's config) adds fields such as a
- * default, a parser and a config key after the ones below, without changing
- * the writers that use these.
+ * A row (struct cli_opt, core/opt.h) may also say how its argument is parsed,
+ * where the value goes and its config key: cli_parse() then parses a whole
+ * command line from the table alone (`run` does; the smaller commands switch
+ * on the keys by hand), and opt_echo() writes the effective values back.
  */
 #ifndef NESTBENCH_CLI_H
 #define NESTBENCH_CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
-/* What an option argument or an operand is, for completion (and the man page). */
-enum cli_value {
-	CLI_V_NONE,     /* a flag: no argument */
-	CLI_V_WORD,     /* free text: nothing to complete */
-	CLI_V_FILE,     /* a path to a file */
-	CLI_V_DIR,      /* a path to a directory */
-	CLI_V_CHOICE,   /* one of cli_opt.choices (comma lists allowed where the arg says so) */
-	CLI_V_KERNELS,  /* kernel names: `nestbench list kernels --names` */
-	CLI_V_BACKINGS, /* backing names: `nestbench list backings --names` */
-	CLI_V_SUITES,   /* suite names: `nestbench list suites --names` */
-	CLI_V_EVENTS,   /* libpfm4 event strings: `nestbench list events --names` */
-	CLI_V_COMMANDS, /* subcommand names */
-	CLI_V_COUNT
-};
+#include "core/opt.h" /* struct cli_opt, enum cli_value: the row type, shared with run/ */
 
 /* The word `help --complete` prints for each kind ("none", "file", "kernels", ...). */
 const char *cli_value_name(enum cli_value v);
-
-struct cli_opt {
-	const char *name;     /* long name without "--"; NULL ends a table */
-	int key;              /* getopt_long's val: the short letter, or a value >= 256 (long only) */
-	const char *arg;      /* metavariable ("N", "K[,K...]"), NULL for a flag */
-	const char *help;     /* one paragraph, not wrapped: the writers wrap it */
-	enum cli_value value; /* what the argument is */
-	const char *choices;  /* CLI_V_CHOICE: the words, space-separated */
-};
 
 /* A term and its explanation: an example command line (after "nestbench "),
  * a file or an environment variable.  A NULL term ends a list.  "@DATADIR@"
@@ -60,6 +39,9 @@ struct cli_cmd {
 	const char *synopsis;    /* what follows "nestbench NAME ", lines separated by '\n' */
 	const char *description; /* paragraphs separated by "\n\n", not wrapped */
 	const struct cli_opt *opts;
+	/* Instead of opts, a table assembled at run time (run's: its own rows
+	 * and the kernels'); read either through cli_cmd_opts(). */
+	const struct cli_opt *(*opts_fn)(void);
 	enum cli_value operand;  /* what the non-option arguments are */
 	const char *operand_choices; /* CLI_V_CHOICE operands (list's topics) */
 	const char *notes;       /* paragraphs printed after the options ("" or NULL: none) */
@@ -69,8 +51,11 @@ struct cli_cmd {
 	const struct cli_item *environment; /* the program's ENVIRONMENT (cli_program only) */
 };
 
+/* The command's option table: c->opts_fn() or c->opts. */
+const struct cli_opt *cli_cmd_opts(const struct cli_cmd *c);
+
 /* getopt_long's arrays built from a table. */
-#define CLI_MAX_OPTS 48
+#define CLI_MAX_OPTS OPT_TABLE_MAX
 struct cli_parser {
 	struct option longopts[CLI_MAX_OPTS + 1];
 	char shortopts[3 * CLI_MAX_OPTS + 1];
@@ -87,5 +72,12 @@ void cli_help(FILE *out, const struct cli_cmd *c);
 /* Print text wrapped at width, every line after the first indented by indent
  * (the first line is assumed to start at column col). */
 void cli_wrap(FILE *out, const char *text, int col, int indent, int width);
+
+/* Parse argv with getopt_long from c->opts: each row with a type is stored
+ * into cfg by opt_set() (messages on stderr); bit i of *given says opts[i]
+ * was given.  "help" prints cli_help.  Returns 0 to go on, CLI_PARSE_HELP
+ * after --help (exit 0), or 2 (usage error, reported). */
+#define CLI_PARSE_HELP (-1)
+int cli_parse(const struct cli_cmd *c, int argc, char **argv, void *cfg, uint64_t *given);
 
 #endif

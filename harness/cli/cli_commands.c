@@ -7,10 +7,10 @@
 
 static const struct cli_opt program_opts[] = {
 	{"version", 'V', NULL, "print the version and the data directory the templates and the schema are read from",
-	 CLI_V_NONE, NULL},
+	 CLI_V_NONE, NULL, OPT_DOC_ONLY},
 	{"help", 'h', NULL, "list the commands (`nestbench COMMAND --help` shows one command's options)", CLI_V_NONE,
-	 NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	 NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_program = {

@@ -80,7 +80,7 @@ static void synopsis(FILE *out, const struct cli_cmd *c)
 
 static void options(FILE *out, const struct cli_cmd *c)
 {
-	for (const struct cli_opt *o = c->opts; o && o->name; o++) {
+	for (const struct cli_opt *o = cli_cmd_opts(c); o && o->name; o++) {
 		int sh = cli_opt_short(o);
 		fputs(".TP\n", out);
 		if (sh)

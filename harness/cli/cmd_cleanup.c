@@ -8,8 +8,8 @@
 #include "core/util.h"
 
 static const struct cli_opt cleanup_opts[] = {
-	{"help", 'h', NULL, "show this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	{"help", 'h', NULL, "show this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_cleanup = {

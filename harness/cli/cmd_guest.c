@@ -38,22 +38,22 @@
 static const struct cli_opt guest_opts[] = {
 	{"guest-kernel", OPT_KERNEL, "PATH", "the guest's kernel (a bzImage; default: the newest /boot/vmlinuz-*, "
 					     "whose modules under /lib/modules go into the image)",
-	 CLI_V_FILE, NULL},
+	 CLI_V_FILE, NULL, OPT_DOC_ONLY},
 	{"guest-accel", OPT_ACCEL, "A", "auto (default: KVM where /dev/kvm works and the local KVM uses ept, npt or "
 					"shadow paging; TCG otherwise), kvm or tcg; TCG times nothing meaningfully",
-	 CLI_V_CHOICE, "auto kvm tcg"},
-	{"guest-cpus", OPT_CPUS, "N", "vCPUs of the guest (default 2)", CLI_V_WORD, NULL},
-	{"guest-memory", OPT_MEMORY, "SIZE", "memory of the guest (default 3g)", CLI_V_WORD, NULL},
-	{"timeout", OPT_TIMEOUT, "SEC", "stop the guest after this many seconds (default 1800)", CLI_V_WORD, NULL},
-	{"out", 'o', "FILE", "where the guest's results file goes (default results/HOST-TIME.json)", CLI_V_FILE, NULL},
+	 CLI_V_CHOICE, "auto kvm tcg", OPT_DOC_ONLY},
+	{"guest-cpus", OPT_CPUS, "N", "vCPUs of the guest (default 2)", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"guest-memory", OPT_MEMORY, "SIZE", "memory of the guest (default 3g)", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"timeout", OPT_TIMEOUT, "SEC", "stop the guest after this many seconds (default 1800)", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"out", 'o', "FILE", "where the guest's results file goes (default results/HOST-TIME.json)", CLI_V_FILE, NULL, OPT_DOC_ONLY},
 	{"console", OPT_CONSOLE, "FILE", "keep the guest's console log here (default: removed when the guest ends "
 					 "well, kept and named when it does not)",
-	 CLI_V_FILE, NULL},
+	 CLI_V_FILE, NULL, OPT_DOC_ONLY},
 	{"keep-image", OPT_KEEP, NULL, "keep the work directory with the initramfs (its path is printed)", CLI_V_NONE,
-	 NULL},
-	{"quiet", 'q', NULL, "do not echo the guest's console", CLI_V_NONE, NULL},
-	{"help", 'h', NULL, "show this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	 NULL, OPT_DOC_ONLY},
+	{"quiet", 'q', NULL, "do not echo the guest's console", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{"help", 'h', NULL, "show this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_guest = {

@@ -14,13 +14,13 @@ static const struct cli_opt help_opts[] = {
 	{"man", HELP_MAN, NULL,
 	 "print the man page in roff instead: nestbench(1) with every command, or nestbench-COMMAND(1) (the build "
 	 "writes build/*.1 so)",
-	 CLI_V_NONE, NULL},
+	 CLI_V_NONE, NULL, OPT_DOC_ONLY},
 	{"complete", HELP_COMPLETE, NULL,
 	 "print what the shell completion scripts complete, one tab-separated record a line: `command NAME`, "
 	 "`option --LONG -S KIND CHOICES` and `operand KIND CHOICES` (`-` for an empty field)",
-	 CLI_V_NONE, NULL},
-	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	 CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_help = {
@@ -49,7 +49,7 @@ static void complete_data(FILE *out, const struct cli_cmd *c)
 	if (c == &cli_program)
 		for (size_t i = 0; i < cli_commands_len; i++)
 			fprintf(out, "command\t%s\n", cli_commands[i]->name);
-	for (const struct cli_opt *o = c->opts; o && o->name; o++) {
+	for (const struct cli_opt *o = cli_cmd_opts(c); o && o->name; o++) {
 		int sh = cli_opt_short(o);
 		char s[3] = {'-', (char)sh, '\0'};
 		fprintf(out, "option\t--%s\t%s\t%s\t%s\n", o->name, sh ? s : "-", cli_value_name(o->arg ? o->value : CLI_V_NONE),

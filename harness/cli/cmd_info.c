@@ -9,9 +9,9 @@
 #include "core/util.h"
 
 static const struct cli_opt info_opts[] = {
-	{"json", 'j', NULL, "print the facts as JSON (the `host` member of results files)", CLI_V_NONE, NULL},
-	{"help", 'h', NULL, "show this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	{"json", 'j', NULL, "print the facts as JSON (the `host` member of results files)", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{"help", 'h', NULL, "show this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_info = {

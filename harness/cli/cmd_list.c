@@ -12,13 +12,13 @@
 #include "harness/run/suite.h"
 
 static const struct cli_opt list_opts[] = {
-	{"events", 'e', "LIST", "resolve these libpfm4 event strings instead of the CPU's set", CLI_V_EVENTS, NULL},
+	{"events", 'e', "LIST", "resolve these libpfm4 event strings instead of the CPU's set", CLI_V_EVENTS, NULL, OPT_DOC_ONLY},
 	{"names", 'n', NULL,
 	 "print only the names, one a line, without headers: what --kernel, --backing, --suite and --events "
 	 "accept (events: the libpfm4 strings of this CPU's set); the shell completion uses this",
-	 CLI_V_NONE, NULL},
-	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL},
-	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL},
+	 CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
+	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
 
 const struct cli_cmd cli_cmd_list = {

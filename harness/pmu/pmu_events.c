@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/commalist.h"
 #include "harness/pmu/pmu_raw.h"
 
 /* One table entry: a libpfm4 string (without the "pmu::" prefix), or, where
@@ -398,6 +399,29 @@ static const char *detected_core_pmu(void)
 	return NULL;
 }
 
+struct override_walk {
+	struct pmu_eventset *set;
+	nb_error *err;
+};
+
+/* One event of --events (spaces after a comma allowed). */
+static int override_event(const char *tok, void *arg)
+{
+	struct override_walk *w = arg;
+	struct pmu_eventset *set = w->set;
+	while (*tok == ' ')
+		tok++;
+	if (!*tok)
+		return 0;
+	if (set->n == PMU_MAX_EVENTS)
+		return nb_fail(w->err, "too many events in --events (at most %d)", PMU_MAX_EVENTS);
+	struct pmu_event *ev = &set->ev[set->n++];
+	copy_str(ev->key, sizeof(ev->key), tok);
+	if (encode_pfm(ev, tok))
+		return nb_fail(w->err, "%s (see 'nestbench list events' for this CPU's events)", ev->why);
+	return 0;
+}
+
 static int resolve_override(const char *override, struct pmu_eventset *set, nb_error *err)
 {
 	memset(set, 0, sizeof(*set));
@@ -407,28 +431,10 @@ static int resolve_override(const char *override, struct pmu_eventset *set, nb_e
 	const char *core = detected_core_pmu();
 	set->group_size = core ? group_size_for(core) : MAX_GROUP;
 	copy_str(set->note, sizeof(set->note), "user-chosen events: derived walk metrics are not computed");
-	char *copy = strdup(override);
-	if (!copy)
-		return nb_fail(err, "out of memory");
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		while (*tok == ' ')
-			tok++;
-		if (!*tok)
-			continue;
-		if (set->n == PMU_MAX_EVENTS) {
-			free(copy);
-			return nb_fail(err, "too many events in --events (at most %d)", PMU_MAX_EVENTS);
-		}
-		struct pmu_event *ev = &set->ev[set->n++];
-		copy_str(ev->key, sizeof(ev->key), tok);
-		if (encode_pfm(ev, tok)) {
-			nb_fail(err, "%s (see 'nestbench list events' for this CPU's events)", ev->why);
-			free(copy);
-			return -1;
-		}
-	}
-	free(copy);
+	struct override_walk w = {set, err};
+	int rc = *override ? comma_list_each(override, override_event, &w, err) : 0;
+	if (rc)
+		return -1;
 	if (!set->n)
 		return nb_fail(err, "--events is empty: give comma-separated libpfm4 event names");
 	return 0;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/childguard.h"
+#include "core/opt_json.h"
 #include "harness/mem/hugepool.h"
 #include "harness/run/knees.h"
 #include "harness/host/machine.h"
@@ -30,46 +31,11 @@
 
 json_t *run_config_json(const struct run_config *cfg, const char *out_path)
 {
-	json_t *kernels = json_array(), *backings = json_array(), *argv = json_array();
-	for (size_t i = 0; i < cfg->nkernels; i++)
-		json_array_append_new(kernels, json_string(cfg->kernels[i]->name));
-	for (size_t i = 0; i < cfg->nbackings; i++)
-		json_array_append_new(backings, json_string(backing_name(cfg->backings[i])));
+	json_t *c = opt_echo(run_options(), cfg), *argv = json_array();
 	for (int i = 0; i < cfg->argc; i++)
 		json_array_append_new(argv, json_string(cfg->argv[i]));
-	json_t *c = json_pack("{s:s?, s:o, s:o, s:I, s:I, s:i, s:i, s:i, s:f, s:I, s:I, s:I, s:o, s:s}", "suite",
-			      cfg->suite ? cfg->suite->name : NULL, "kernels", kernels, "backings", backings,
-			      "ws_min_bytes", (json_int_t)cfg->ws_min, "ws_max_bytes", (json_int_t)cfg->ws_max,
-			      "points_per_octave", (int)cfg->per_octave, "samples", (int)cfg->samples, "warmup_samples",
-			      (int)cfg->warmup_samples, "target_sample_ns", cfg->target_sample_ns, "stride_bytes",
-			      (json_int_t)(cfg->kopt.stride_bytes ? cfg->kopt.stride_bytes : 4096), "tlb_locality_bytes",
-			      (json_int_t)cfg->kopt.tlb_locality_bytes, "seed", (json_int_t)(cfg->kopt.seed & INT64_MAX),
-			      "command_line", argv, "out", out_path);
-	json_object_set_new(c, "cpu", cfg->cpu >= 0 ? json_integer(cfg->cpu) : json_null());
-	json_object_set_new(c, "events", cfg->events ? json_string(cfg->events) : json_null());
-	json_object_set_new(c, "pmu", json_boolean(!cfg->no_pmu));
-	/* VM runs (run_vm.c): where kernels ran and the guest page sizes. */
-	unsigned modes = cfg->modes ? cfg->modes : RUN_MODE_NATIVE;
-	json_object_set_new(c, "mode", json_string(modes == (RUN_MODE_NATIVE | RUN_MODE_VM) ? "both"
-						   : modes == RUN_MODE_VM ? "vm" : "native"));
-	if (modes & RUN_MODE_VM) {
-		json_t *gp = json_array();
-		for (size_t i = 0; i < cfg->nguest_pages; i++)
-			json_array_append_new(gp, json_string(run_vm_guest_page_name(cfg->guest_pages[i])));
-		json_object_set_new(c, "guest_pages", gp);
-	}
-	/* Lists for the non-sweeping kernels; null: each kernel's (or the suite's) own. */
-	json_t *sizes = cfg->sizes.n ? json_array() : json_null(), *threads = cfg->nthreads ? json_array() : json_null();
-	json_t *placements = cfg->nplacements ? json_array() : json_null();
-	for (unsigned i = 0; i < cfg->sizes.n; i++)
-		json_array_append_new(sizes, json_integer((json_int_t)cfg->sizes.bytes[i]));
-	for (unsigned i = 0; i < cfg->nthreads; i++)
-		json_array_append_new(threads, json_integer(cfg->threads[i]));
-	for (unsigned i = 0; i < cfg->nplacements; i++)
-		json_array_append_new(placements, json_string(kernel_placement_name(cfg->placements[i])));
-	json_object_set_new(c, "sizes_bytes", sizes);
-	json_object_set_new(c, "threads", threads);
-	json_object_set_new(c, "placements", placements);
+	json_object_set_new(c, "command_line", argv);
+	json_object_set_new(c, "out", json_string(out_path));
 	return c;
 }
 

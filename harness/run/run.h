@@ -12,6 +12,7 @@
 
 #include "harness/mem/backing.h"
 #include "core/kernel.h"
+#include "core/opt.h"
 #include "harness/run/suite.h"
 #include "core/util.h"
 
@@ -54,7 +55,13 @@ struct run_config {
 /* Execute; returns the process exit status.  Errors are reported on stderr. */
 int run_execute(struct run_config *cfg);
 
-/* The config echoed into the results file. */
+/* The options of `run` (run_opts.c): its own rows, then those the kernels
+ * declare (kernel_desc.opts); parsed into, checked against and echoed from
+ * struct run_config by their offsets. */
+const struct cli_opt *run_options(void);
+
+/* The config echoed into the results file: every run_options() row with a
+ * config key, then the command line and the results path. */
 json_t *run_config_json(const struct run_config *cfg, const char *out_path);
 
 #endif
