@@ -19,11 +19,10 @@
 #include "analysis/plotdata.h"
 #include "analysis/reportdir.h"
 #include "analysis/resfile.h"
+#include "core/thresholds.h"
 
 #define MAX_WS 8
 #define MAX_PLOTS 64
-#define NOISY_CV 0.10
-#define MIN_COVERAGE 0.95
 
 struct plot {
 	char name[64];
@@ -495,13 +494,13 @@ static void write_caveats(struct report *r, struct doc *d)
 				snprintf(buf, sizeof(buf), "asked for %lld-byte pages, got %lld", m->requested_page_bytes,
 					 m->verified_page_bytes);
 				caveat(r, d, letter, m, "pages differ from the request: ", buf);
-			} else if (m->coverage >= 0 && m->coverage < MIN_COVERAGE) {
+			} else if (m->coverage >= 0 && m->coverage < THRESH_MIN_COVERAGE) {
 				snprintf(buf, sizeof(buf), "only %.0f%% of the buffer on the verified page size",
 					 m->coverage * 100);
 				caveat(r, d, letter, m, "", buf);
 			}
-			if (m->summary.cv > NOISY_CV) {
-				snprintf(buf, sizeof(buf), "cv %.2f > %.2f", m->summary.cv, NOISY_CV);
+			if (m->summary.cv > THRESH_NOISY_CV) {
+				snprintf(buf, sizeof(buf), "cv %.2f > %.2f", m->summary.cv, THRESH_NOISY_CV);
 				caveat(r, d, letter, m, "noisy samples: ", buf);
 			}
 			for (size_t k = 0; k < json_array_size(m->flags); k++)

@@ -19,15 +19,13 @@
 #include "harness/run/run_summary.h"
 #include "harness/run/run_vm.h"
 #include "core/stats.h"
+#include "core/thresholds.h"
 #include "harness/pmu/swcount.h"
 #include "harness/run/sweep.h"
 #include "harness/host/topology.h"
 
 #define MAX_POINTS 256
 
-/* Flags worth a reader's attention, also shown in the report's caveats. */
-#define HIGH_CV 0.10
-#define LOW_COVERAGE 0.90
 
 json_t *run_config_json(const struct run_config *cfg, const char *out_path)
 {
@@ -108,11 +106,11 @@ static void add_flags(json_t *flags, const json_t *backing, const struct summary
 		format_size(want, w, sizeof(w));
 		format_size(got, g, sizeof(g));
 		json_array_append_new(flags, json_sprintf("unverified pages: asked for %s, got %s", w, g));
-	} else if (coverage < LOW_COVERAGE) {
+	} else if (coverage < THRESH_MIN_COVERAGE) {
 		json_array_append_new(flags, json_sprintf("only %.0f%% of the buffer on the requested page size",
 							  coverage * 100));
 	}
-	if (s->cv > HIGH_CV)
+	if (s->cv > THRESH_NOISY_CV)
 		json_array_append_new(flags, json_sprintf("noisy: cv %.1f%%", s->cv * 100));
 	if (have_sw && counts[SWC_CPU_MIGRATIONS] != UINT64_MAX && counts[SWC_CPU_MIGRATIONS] > 0)
 		json_array_append_new(flags, json_sprintf("%llu cpu migrations while pinned",
@@ -664,7 +662,7 @@ static void derive_knees(struct run_state *rs)
 					n++;
 				}
 				struct knee kn[MAX_POINTS];
-				size_t nk = find_knees(pts, n, 1.25, kn, MAX_POINTS);
+				size_t nk = find_knees(pts, n, THRESH_KNEE_STEP, kn, MAX_POINTS);
 				for (size_t i = 0; i < nk; i++) {
 					json_t *e = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f}", "kernel", k->name, "mode",
 							      curves[ci].mode, "backing", bname, "working_set_bytes",

@@ -10,6 +10,7 @@
 #include "harness/pmu/pmu.h"
 #include "harness/run/results.h"
 #include "core/stats.h"
+#include "core/thresholds.h"
 #include "core/tsc.h"
 #include "harness/vmm/vm.h"
 
@@ -346,7 +347,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 				   "timed_at", "guest cpl3");
 	free(st.host_ns);
 	json_t *flags = json_array();
-	if (s.cv > 0.10)
+	if (s.cv > THRESH_NOISY_CV)
 		json_array_append_new(flags, json_sprintf("noisy: cv %.1f%%", s.cv * 100));
 	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s, s:o, s:I, s:o, s:o, s:n, s:o}", "kernel", k->name,
 			      "family", k->family, "mode", "vm", "backing", buffer_json(g->region), "working_set_bytes",
