@@ -8,6 +8,7 @@
  * cmd_run.c's checks after parsing. */
 #include <string.h>
 
+#include "core/opt_json.h"
 #include "harness/run/run.h"
 #include "harness/run/run_vm.h"
 
@@ -249,4 +250,14 @@ const struct cli_opt *run_options(void)
 	 * caught by test_cli.c's tables_are_sound. */
 	built = 1;
 	return all;
+}
+
+json_t *run_config_json(const struct run_config *cfg, const char *out_path)
+{
+	json_t *c = opt_echo(run_options(), cfg), *argv = json_array();
+	for (int i = 0; i < cfg->argc; i++)
+		json_array_append_new(argv, json_string(cfg->argv[i]));
+	json_object_set_new(c, "command_line", argv);
+	json_object_set_new(c, "out", json_string(out_path));
+	return c;
 }

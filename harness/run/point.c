@@ -1,0 +1,264 @@
+/* point.c - one measurement of a run (see point.h). */
+#include "harness/run/point.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stats.h"
+#include "core/thresholds.h"
+#include "harness/host/machine.h"
+#include "harness/run/counting.h"
+#include "harness/run/measure.h"
+#include "harness/run/results.h"
+#include "harness/run/run_vm.h"
+
+/* The PMU part of a measurement.  When no hardware event could be counted
+ * the per-event reasons are the same for every measurement: they go once
+ * into the document's top-level "pmu", and the measurement keeps the verdict. */
+static json_t *pmu_part(struct point_run *pr, struct pmu_session *s, uint64_t ops)
+{
+	json_t *full = pmu_session_json(s, ops);
+	if (!pr->pmu_described) {
+		json_object_set(pr->doc, "pmu", full);
+		pr->pmu_described = 1;
+	}
+	if (json_is_true(json_object_get(full, "available")))
+		return full;
+	json_t *brief = json_pack("{s:b, s:O, s:O}", "available", 0, "reason", json_object_get(full, "reason"), "pmu",
+				  json_object_get(full, "pmu"));
+	json_decref(full);
+	return brief;
+}
+
+/* backing: the measurement's backing object (the harness buffer's or the
+ * kernel's own memory); "requested": "none" means no memory to verify. */
+static void add_flags(json_t *flags, const json_t *backing, const struct summary *s, const uint64_t *counts,
+		      int have_sw)
+{
+	size_t want = (size_t)json_integer_value(json_object_get(backing, "requested_page_bytes"));
+	size_t got = (size_t)json_integer_value(json_object_get(backing, "verified_page_bytes"));
+	double coverage = json_number_value(json_object_get(backing, "coverage"));
+	if (strcmp(json_string_value(json_object_get(backing, "requested")), "none") == 0) {
+		/* the kernel touched no memory of its own */
+	} else if (got != want) {
+		char w[32], g[32];
+		format_size(want, w, sizeof(w));
+		format_size(got, g, sizeof(g));
+		json_array_append_new(flags, json_sprintf("unverified pages: asked for %s, got %s", w, g));
+	} else if (coverage < THRESH_MIN_COVERAGE) {
+		json_array_append_new(flags, json_sprintf("only %.0f%% of the buffer on the requested page size",
+							  coverage * 100));
+	}
+	if (s->cv > THRESH_NOISY_CV)
+		json_array_append_new(flags, json_sprintf("noisy: cv %.1f%%", s->cv * 100));
+	if (have_sw && counts[SWC_CPU_MIGRATIONS] != UINT64_MAX && counts[SWC_CPU_MIGRATIONS] > 0)
+		json_array_append_new(flags, json_sprintf("%llu cpu migrations while pinned",
+							  (unsigned long long)counts[SWC_CPU_MIGRATIONS]));
+}
+
+/* Mode vm measurements name the guest page and how this host virtualizes memory. */
+static void add_guest_fields(json_t *m, uint64_t page, uint64_t built)
+{
+	json_object_set_new(m, "guest_page",
+			    json_pack("{s:s, s:o}", "requested", run_vm_guest_page_name(page), "built_page_bytes",
+				      built ? json_integer((json_int_t)built) : json_null()));
+	json_object_set_new(m, "mmu_virt_mode", json_string(machine_mmu_virt_mode(NULL, 0)));
+}
+
+/* A VM cell that failed (guest fault, watchdog, VMM error) becomes a
+ * measurement with the reason, and the run goes on: one bad cell must not
+ * lose a long run's data.  The exit status says that some failed. */
+static void fail_vm_cell(struct point_run *pr, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
+			 const struct kernel_options *opt, const char *why)
+{
+	char w[32] = "0";
+	if (ws)
+		format_size(ws, w, sizeof(w));
+	nb_error_msg("vm %s%s%s guest page %s, backing %s, %s: %s", k->name, opt->variant ? " " : "",
+		     opt->variant ? opt->variant : "", run_vm_guest_page_name(opt->guest_page_bytes),
+		     backing_name(buf->kind), w, why);
+	json_t *m = results_failed_measurement(k->name, k->family, k->metric, "vm", buffer_json(buf), ws, cpu, why);
+	if (opt->variant)
+		json_object_set_new(json_object_get(m, "params"), "variant", json_string(opt->variant));
+	add_guest_fields(m, opt->guest_page_bytes, 0);
+	json_array_append_new(json_object_get(pr->doc, "measurements"), m);
+}
+
+int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
+		       const struct kernel_options *opt)
+{
+	const struct run_config *cfg = pr->cfg;
+	nb_error err = {{0}};
+	struct kernel_ctx ctx = {
+		.desc = k,
+		.backing = buf->kind,
+		.buf = (k->flags & KERNEL_NEEDS_BUFFER) ? buf : NULL,
+		.working_set_bytes = ws,
+		.cpu = cpu,
+		.opt = opt,
+		.params = json_object(),
+		.flags = json_array(),
+	};
+	const char *mode = opt->in_vm ? "vm" : "native";
+	json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "kernel", k->name, "family", k->family, "mode",
+			      mode, "working_set_bytes", (json_int_t)ws, "cpu", cpu, "metric", k->metric);
+	int apart = (k->flags & KERNEL_COUNT_APART) && pr->have_sw;
+	struct swcount own_sw, *sw = apart ? NULL : counting_open(pr->have_sw, k, &own_sw);
+	int rc = k->setup(&ctx, &err);
+	/* A kernel that sizes its own memory (a guest-kernel figure touches as
+	 * many guest pages as its region holds, up to its own count) says in
+	 * setup what it works on: that is the measurement's working set. */
+	ws = ctx.working_set_bytes;
+	json_object_set_new(m, "working_set_bytes", json_integer((json_int_t)ws));
+	if (rc != 0) {
+		json_decref(ctx.params);
+		json_decref(ctx.flags);
+		json_decref(ctx.backing_json);
+		json_decref(m);
+		if (sw)
+			swcount_close(sw);
+		if (rc < 0 && !opt->in_vm) {
+			nb_error_msg("%s", err.msg);
+			return -1;
+		}
+		if (rc < 0) {
+			fail_vm_cell(pr, k, buf, ws, cpu, opt, err.msg);
+			return 0;
+		}
+		json_t *sk = results_skipped_measurement(k->name, k->family, k->metric, mode, buffer_json(buf), ws, cpu,
+							 err.msg);
+		if (opt->in_vm)
+			add_guest_fields(sk, opt->guest_page_bytes, 0);
+		json_array_append_new(json_object_get(pr->doc, "measurements"), sk);
+		return 0;
+	}
+	struct measure_config mc = {
+		.samples = cfg->samples,
+		.warmup_samples = cfg->warmup_samples,
+		.target_sample_ns = cfg->target_sample_ns,
+	};
+	/* Hardware counters too, except for kernels whose timing counting
+	 * itself would disturb (KERNEL_COUNT_APART): perf events on the two
+	 * sides of a context switch slow every switch. */
+	struct counting cnt = {sw, NULL};
+	if (!cfg->no_pmu && !apart && !opt->in_vm) {
+		struct pmu_request rq = {.events = cfg->events, .no_software = 1};
+		cnt.pmu = pmu_session_open(&rq, &err);
+		if (!cnt.pmu) {
+			nb_error_msg("%s", err.msg);
+			json_decref(ctx.params);
+			json_decref(ctx.flags);
+			json_decref(ctx.backing_json);
+			json_decref(m);
+			if (sw)
+				swcount_close(sw);
+			if (k->teardown)
+				k->teardown(&ctx);
+			json_decref(ctx.kvm_json);
+			return -1;
+		}
+	}
+	struct measure_observer obs = {&cnt, counting_start, counting_stop};
+	struct measure_result res = {0};
+	uint64_t counts[SWC_COUNT];
+	for (int i = 0; i < SWC_COUNT; i++)
+		counts[i] = UINT64_MAX;
+	if (sw)
+		swcount_reset(sw);
+	rc = measure_kernel(&ctx, &mc, (sw || cnt.pmu) ? &obs : NULL, &res, &err);
+	if (k->teardown)
+		k->teardown(&ctx);
+	if (sw)
+		swcount_read(sw, counts);
+	uint64_t ops_counted = res.total_ops;
+	if (apart && rc == 0 && counting_apart(&ctx, cfg->samples, res.iters_per_sample, &own_sw, counts, &ops_counted) == 0)
+		sw = &own_sw;
+	if (rc) {
+		if (cnt.pmu)
+			pmu_session_close(cnt.pmu);
+		json_decref(ctx.params);
+		json_decref(ctx.flags);
+		json_decref(ctx.backing_json);
+		json_decref(ctx.kvm_json);
+		json_decref(m);
+		if (sw)
+			swcount_close(sw);
+		if (opt->in_vm) {
+			fail_vm_cell(pr, k, buf, ws, cpu, opt, err.msg);
+			return 0;
+		}
+		nb_error_msg("%s %s %zu: %s", k->name, backing_name(buf->kind), ws, err.msg);
+		return -1;
+	}
+	struct summary s;
+	summarize(res.samples, res.n, &s);
+	json_t *samples = samples_json(res.samples, res.n);
+	free(res.samples);
+
+	json_t *backing = ctx.backing_json ? ctx.backing_json : buffer_json(buf);
+	json_object_set_new(m, "backing", backing);
+	if (sw && k->check)
+		k->check(&ctx, counts, ops_counted);
+	/* Guest kernels count their vCPU threads' guest-mode events themselves
+	 * (bench/hwvm.c) and leave them in params: they belong where every
+	 * other measurement keeps its counters. */
+	json_t *guest_pmu = json_object_get(ctx.params, "guest_pmu");
+	if (json_is_object(guest_pmu) && !json_object_get(m, "pmu")) {
+		json_object_set(m, "pmu", guest_pmu);
+		json_object_del(ctx.params, "guest_pmu");
+	} else if (json_is_array(guest_pmu) && !json_object_get(m, "pmu")) {
+		/* One session per VM (vmswitch): available when any counted. */
+		size_t i;
+		json_t *v;
+		int any = 0;
+		json_array_foreach(guest_pmu, i, v)
+			any |= json_is_true(json_object_get(v, "available"));
+		json_t *first = json_array_get(guest_pmu, 0);
+		json_object_set_new(m, "pmu", json_pack("{s:b, s:O?, s:b, s:O}", "available", any, "reason",
+							 any ? NULL : json_object_get(first, "reason"), "guest_mode", 1,
+							 "vms", guest_pmu));
+		json_object_del(ctx.params, "guest_pmu");
+	}
+	json_object_set_new(m, "params", ctx.params);
+	json_object_set_new(m, "iterations_per_sample", json_integer((json_int_t)res.iters_per_sample));
+	json_object_set_new(m, "samples", samples);
+	json_object_set_new(m, "summary", summary_json(&s));
+	if (ctx.alt_metric)
+		json_object_set_new(m, "alt_metrics",
+				    json_pack("{s:{s:f, s:f, s:f}}", ctx.alt_metric, "median", s.median * ctx.alt_per_op,
+					      "ci95_low", s.ci95_low * ctx.alt_per_op, "ci95_high", s.ci95_high * ctx.alt_per_op));
+	json_object_set_new(m, "skipped", json_null());
+	if (sw) {
+		json_t *c = swcount_json(sw, counts);
+		json_object_set_new(c, "ops_counted", json_integer((json_int_t)ops_counted));
+		json_object_set_new(c, "includes_children", json_boolean(k->flags & KERNEL_COUNTS_CHILDREN));
+		json_object_set_new(c, "counted_apart", json_boolean(apart));
+		json_object_set_new(m, "counters", c);
+	}
+	if (cnt.pmu) {
+		json_object_set_new(m, "pmu", pmu_part(pr, cnt.pmu, res.total_ops));
+		pmu_session_close(cnt.pmu);
+		cnt.pmu = NULL;
+	}
+	if (sw)
+		swcount_close(sw);
+	add_flags(ctx.flags, backing, &s, counts, sw != NULL);
+	json_object_set_new(m, "flags", ctx.flags);
+	if (ctx.kvm_json)
+		json_object_set_new(m, "kvm", ctx.kvm_json);
+	if (opt->in_vm)
+		add_guest_fields(m, opt->guest_page_bytes, ctx.guest_built_page_bytes);
+	json_array_append_new(json_object_get(pr->doc, "measurements"), m);
+
+	pr->done++;
+	if (pr->progress) {
+		char w[32] = "0";
+		if (ws)
+			format_size(ws, w, sizeof(w));
+		fprintf(stderr, "nestbench: [%zu/%zu] %-10s %-10s %6s %s%s%s %8.2f %s (cv %.1f%%)\n", pr->done,
+			pr->total, k->name, backing_name(buf->kind), w, opt->in_vm ? "vm" : "", opt->variant ? " " : "",
+			opt->variant ? opt->variant : "", s.median, k->metric, s.cv * 100);
+	}
+	return 0;
+}
