@@ -164,10 +164,10 @@ static void results_round_trip(void **state)
 			      "working_set_bytes", 65536, "cpu", 1, "metric", "ns_per_access", "params", "stride_bytes",
 			      4096, "samples", sj, "summary", summary_json(&s), "skipped", "flags");
 	json_array_append_new(json_object_get(doc, "measurements"), m);
-	json_array_append_new(json_object_get(doc, "measurements"),
-			      results_skipped_measurement("chase", "chase", "ns_per_access", "native",
-							  json_pack("{s:s}", "requested", "hugetlb-1g"), 0, 1,
-							  "no 1G pool"));
+	struct measurement skipped;
+	record_skipped(&skipped, "chase", "chase", "ns_per_access", "native",
+		       json_pack("{s:s}", "requested", "hugetlb-1g"), 0, 1, "no 1G pool");
+	json_array_append_new(json_object_get(doc, "measurements"), results_measurement_json(&skipped));
 
 	char dir[] = "/tmp/nestbench-test-XXXXXX";
 	assert_non_null(mkdtemp(dir));

@@ -58,12 +58,16 @@ static void add_flags(json_t *flags, const json_t *backing, const struct summary
 }
 
 /* Mode vm measurements name the guest page and how this host virtualizes memory. */
-static void add_guest_fields(json_t *m, uint64_t page, uint64_t built)
+static void add_guest_fields(struct measurement *r, uint64_t page, uint64_t built)
 {
-	json_object_set_new(m, "guest_page",
-			    json_pack("{s:s, s:o}", "requested", run_vm_guest_page_name(page), "built_page_bytes",
-				      built ? json_integer((json_int_t)built) : json_null()));
-	json_object_set_new(m, "mmu_virt_mode", json_string(machine_mmu_virt_mode(NULL, 0)));
+	r->guest_page = run_vm_guest_page_name(page);
+	r->guest_built_page_bytes = built;
+	r->mmu_virt_mode = machine_mmu_virt_mode(NULL, 0);
+}
+
+static void append(struct point_run *pr, struct measurement *r)
+{
+	json_array_append_new(json_object_get(pr->doc, "measurements"), results_measurement_json(r));
 }
 
 /* A VM cell that failed (guest fault, watchdog, VMM error) becomes a
@@ -78,11 +82,13 @@ static void fail_vm_cell(struct point_run *pr, const struct kernel_desc *k, stru
 	nb_error_msg("vm %s%s%s guest page %s, backing %s, %s: %s", k->name, opt->variant ? " " : "",
 		     opt->variant ? opt->variant : "", run_vm_guest_page_name(opt->guest_page_bytes),
 		     backing_name(buf->kind), w, why);
-	json_t *m = results_failed_measurement(k->name, k->family, k->metric, "vm", buffer_json(buf), ws, cpu, why);
+	struct measurement r;
+	record_skipped(&r, k->name, k->family, k->metric, "vm", buffer_json(buf), ws, cpu, why);
+	r.failed = 1;
 	if (opt->variant)
-		json_object_set_new(json_object_get(m, "params"), "variant", json_string(opt->variant));
-	add_guest_fields(m, opt->guest_page_bytes, 0);
-	json_array_append_new(json_object_get(pr->doc, "measurements"), m);
+		r.params = json_pack("{s:s}", "variant", opt->variant);
+	add_guest_fields(&r, opt->guest_page_bytes, 0);
+	append(pr, &r);
 }
 
 int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
@@ -101,8 +107,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		.flags = json_array(),
 	};
 	const char *mode = opt->in_vm ? "vm" : "native";
-	json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "kernel", k->name, "family", k->family, "mode",
-			      mode, "working_set_bytes", (json_int_t)ws, "cpu", cpu, "metric", k->metric);
+	struct measurement r = {.kernel = k->name, .family = k->family, .metric = k->metric, .mode = mode, .cpu = cpu};
 	int apart = (k->flags & KERNEL_COUNT_APART) && pr->have_sw;
 	struct swcount own_sw, *sw = apart ? NULL : counting_open(pr->have_sw, k, &own_sw);
 	int rc = k->setup(&ctx, &err);
@@ -110,12 +115,11 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	 * many guest pages as its region holds, up to its own count) says in
 	 * setup what it works on: that is the measurement's working set. */
 	ws = ctx.working_set_bytes;
-	json_object_set_new(m, "working_set_bytes", json_integer((json_int_t)ws));
+	r.working_set_bytes = ws;
 	if (rc != 0) {
 		json_decref(ctx.params);
 		json_decref(ctx.flags);
 		json_decref(ctx.backing_json);
-		json_decref(m);
 		if (sw)
 			swcount_close(sw);
 		if (rc < 0 && !opt->in_vm) {
@@ -126,11 +130,10 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 			fail_vm_cell(pr, k, buf, ws, cpu, opt, err.msg);
 			return 0;
 		}
-		json_t *sk = results_skipped_measurement(k->name, k->family, k->metric, mode, buffer_json(buf), ws, cpu,
-							 err.msg);
+		record_skipped(&r, k->name, k->family, k->metric, mode, buffer_json(buf), ws, cpu, err.msg);
 		if (opt->in_vm)
-			add_guest_fields(sk, opt->guest_page_bytes, 0);
-		json_array_append_new(json_object_get(pr->doc, "measurements"), sk);
+			add_guest_fields(&r, opt->guest_page_bytes, 0);
+		append(pr, &r);
 		return 0;
 	}
 	struct measure_config mc = {
@@ -150,8 +153,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 			json_decref(ctx.params);
 			json_decref(ctx.flags);
 			json_decref(ctx.backing_json);
-			json_decref(m);
-			if (sw)
+				if (sw)
 				swcount_close(sw);
 			if (k->teardown)
 				k->teardown(&ctx);
@@ -181,7 +183,6 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		json_decref(ctx.flags);
 		json_decref(ctx.backing_json);
 		json_decref(ctx.kvm_json);
-		json_decref(m);
 		if (sw)
 			swcount_close(sw);
 		if (opt->in_vm) {
@@ -193,21 +194,25 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	}
 	struct summary s;
 	summarize(res.samples, res.n, &s);
-	json_t *samples = samples_json(res.samples, res.n);
-	free(res.samples);
+	r.summary = s;
+	r.samples = res.samples;
+	r.nsamples = res.n;
+	r.iterations_per_sample = res.iters_per_sample;
+	r.alt_metric = ctx.alt_metric;
+	r.alt_per_op = ctx.alt_per_op;
 
 	json_t *backing = ctx.backing_json ? ctx.backing_json : buffer_json(buf);
-	json_object_set_new(m, "backing", backing);
+	r.backing = backing;
 	if (sw && k->check)
 		k->check(&ctx, counts, ops_counted);
 	/* Guest kernels count their vCPU threads' guest-mode events themselves
 	 * (bench/hwvm.c) and leave them in params: they belong where every
 	 * other measurement keeps its counters. */
 	json_t *guest_pmu = json_object_get(ctx.params, "guest_pmu");
-	if (json_is_object(guest_pmu) && !json_object_get(m, "pmu")) {
-		json_object_set(m, "pmu", guest_pmu);
+	if (json_is_object(guest_pmu)) {
+		r.pmu = json_incref(guest_pmu);
 		json_object_del(ctx.params, "guest_pmu");
-	} else if (json_is_array(guest_pmu) && !json_object_get(m, "pmu")) {
+	} else if (json_is_array(guest_pmu)) {
 		/* One session per VM (vmswitch): available when any counted. */
 		size_t i;
 		json_t *v;
@@ -215,41 +220,34 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		json_array_foreach(guest_pmu, i, v)
 			any |= json_is_true(json_object_get(v, "available"));
 		json_t *first = json_array_get(guest_pmu, 0);
-		json_object_set_new(m, "pmu", json_pack("{s:b, s:O?, s:b, s:O}", "available", any, "reason",
-							 any ? NULL : json_object_get(first, "reason"), "guest_mode", 1,
-							 "vms", guest_pmu));
+		r.pmu = json_pack("{s:b, s:O?, s:b, s:O}", "available", any, "reason",
+				  any ? NULL : json_object_get(first, "reason"), "guest_mode", 1, "vms", guest_pmu);
 		json_object_del(ctx.params, "guest_pmu");
 	}
-	json_object_set_new(m, "params", ctx.params);
-	json_object_set_new(m, "iterations_per_sample", json_integer((json_int_t)res.iters_per_sample));
-	json_object_set_new(m, "samples", samples);
-	json_object_set_new(m, "summary", summary_json(&s));
-	if (ctx.alt_metric)
-		json_object_set_new(m, "alt_metrics",
-				    json_pack("{s:{s:f, s:f, s:f}}", ctx.alt_metric, "median", s.median * ctx.alt_per_op,
-					      "ci95_low", s.ci95_low * ctx.alt_per_op, "ci95_high", s.ci95_high * ctx.alt_per_op));
-	json_object_set_new(m, "skipped", json_null());
+	r.params = ctx.params;
 	if (sw) {
 		json_t *c = swcount_json(sw, counts);
 		json_object_set_new(c, "ops_counted", json_integer((json_int_t)ops_counted));
 		json_object_set_new(c, "includes_children", json_boolean(k->flags & KERNEL_COUNTS_CHILDREN));
 		json_object_set_new(c, "counted_apart", json_boolean(apart));
-		json_object_set_new(m, "counters", c);
+		r.counters = c;
 	}
 	if (cnt.pmu) {
-		json_object_set_new(m, "pmu", pmu_part(pr, cnt.pmu, res.total_ops));
+		/* The host's own counters win over any a kernel left in params. */
+		json_decref(r.pmu);
+		r.pmu = pmu_part(pr, cnt.pmu, res.total_ops);
 		pmu_session_close(cnt.pmu);
 		cnt.pmu = NULL;
 	}
 	if (sw)
 		swcount_close(sw);
 	add_flags(ctx.flags, backing, &s, counts, sw != NULL);
-	json_object_set_new(m, "flags", ctx.flags);
-	if (ctx.kvm_json)
-		json_object_set_new(m, "kvm", ctx.kvm_json);
+	r.flags = ctx.flags;
+	r.kvm = ctx.kvm_json;
 	if (opt->in_vm)
-		add_guest_fields(m, opt->guest_page_bytes, ctx.guest_built_page_bytes);
-	json_array_append_new(json_object_get(pr->doc, "measurements"), m);
+		add_guest_fields(&r, opt->guest_page_bytes, ctx.guest_built_page_bytes);
+	append(pr, &r);
+	free(res.samples);
 
 	pr->done++;
 	if (pr->progress) {

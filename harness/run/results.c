@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness/run/measure.h"
+#include "core/stats.h"
 #include "core/tsc.h"
 
 void results_timestamp(time_t t, char *buf, size_t len)
@@ -32,25 +33,73 @@ json_t *results_new(json_t *host, json_t *config, const char *timestamp)
 			 "translation", "knees");
 }
 
-json_t *results_skipped_measurement(const char *kernel, const char *family, const char *metric, const char *mode,
-				    json_t *backing, size_t working_set_bytes, int cpu, const char *reason)
+void record_skipped(struct measurement *m, const char *kernel, const char *family, const char *metric,
+		    const char *mode, json_t *backing, size_t working_set_bytes, int cpu, const char *reason)
 {
-	json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{}, s:[], s:n, s:s, s:[]}", "kernel", kernel, "family",
-			      family, "mode", mode, "metric", metric, "backing", backing, "params", "samples",
-			      "summary", "skipped", reason, "flags");
-	json_object_set_new(m, "working_set_bytes",
-			    working_set_bytes ? json_integer((json_int_t)working_set_bytes) : json_null());
-	json_object_set_new(m, "cpu", cpu >= 0 ? json_integer(cpu) : json_null());
-	return m;
+	*m = (struct measurement){.kernel = kernel, .family = family, .metric = metric, .mode = mode,
+				  .backing = backing, .working_set_bytes = working_set_bytes, .cpu = cpu,
+				  .skipped = reason};
 }
 
-json_t *results_failed_measurement(const char *kernel, const char *family, const char *metric, const char *mode,
-				   json_t *backing, size_t working_set_bytes, int cpu, const char *reason)
+static json_t *own_or(json_t *j, json_t *dflt)
 {
-	char why[700];
-	snprintf(why, sizeof(why), "failed: %s", reason);
-	json_t *m = results_skipped_measurement(kernel, family, metric, mode, backing, working_set_bytes, cpu, why);
-	json_object_set_new(m, "failed", json_true());
+	if (j) {
+		json_decref(dflt);
+		return j;
+	}
+	return dflt;
+}
+
+/* Keys in one order for every measurement, measured or not. */
+json_t *results_measurement_json(struct measurement *r)
+{
+	int skipped = r->skipped != NULL;
+	json_t *m = json_pack("{s:s, s:s, s:s}", "kernel", r->kernel, "family", r->family, "mode", r->mode);
+	/* A skipped cell may have no working set or CPU yet (a whole backing
+	 * skipped); a measured one always has both. */
+	json_object_set_new(m, "working_set_bytes", skipped && !r->working_set_bytes
+								? json_null()
+								: json_integer((json_int_t)r->working_set_bytes));
+	json_object_set_new(m, "cpu", skipped && r->cpu < 0 ? json_null() : json_integer(r->cpu));
+	json_object_set_new(m, "metric", json_string(r->metric));
+	json_object_set_new(m, "backing", own_or(r->backing, json_null()));
+	json_object_set_new(m, "params", own_or(r->params, json_object()));
+	if (skipped) {
+		json_object_set_new(m, "samples", json_array());
+		json_object_set_new(m, "summary", json_null());
+		if (r->failed)
+			json_object_set_new(m, "skipped", json_sprintf("failed: %s", r->skipped));
+		else
+			json_object_set_new(m, "skipped", json_string(r->skipped));
+		if (r->failed)
+			json_object_set_new(m, "failed", json_true());
+	} else {
+		const struct summary *s = &r->summary;
+		json_object_set_new(m, "iterations_per_sample", json_integer((json_int_t)r->iterations_per_sample));
+		json_object_set_new(m, "samples", samples_json(r->samples, r->nsamples));
+		json_object_set_new(m, "summary", summary_json(s));
+		if (r->alt_metric)
+			json_object_set_new(m, "alt_metrics",
+					    json_pack("{s:{s:f, s:f, s:f}}", r->alt_metric, "median",
+						      s->median * r->alt_per_op, "ci95_low", s->ci95_low * r->alt_per_op,
+						      "ci95_high", s->ci95_high * r->alt_per_op));
+		json_object_set_new(m, "skipped", json_null());
+	}
+	if (r->counters)
+		json_object_set_new(m, "counters", r->counters);
+	if (r->pmu)
+		json_object_set_new(m, "pmu", r->pmu);
+	json_object_set_new(m, "flags", own_or(r->flags, json_array()));
+	if (r->kvm)
+		json_object_set_new(m, "kvm", r->kvm);
+	if (r->guest_page) {
+		json_object_set_new(m, "guest_page",
+				    json_pack("{s:s, s:o}", "requested", r->guest_page, "built_page_bytes",
+					      r->guest_built_page_bytes ? json_integer((json_int_t)r->guest_built_page_bytes)
+									: json_null()));
+		json_object_set_new(m, "mmu_virt_mode", json_string(r->mmu_virt_mode ? r->mmu_virt_mode : "?"));
+	}
+	r->backing = r->params = r->counters = r->pmu = r->flags = r->kvm = NULL;
 	return m;
 }
 

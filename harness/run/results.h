@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/util.h"
+#include "harness/run/record.h"
 
 #define RESULTS_SCHEMA_VERSION 1
 
@@ -16,14 +17,9 @@ void results_timestamp(time_t t, char *buf, size_t len);
  * and empty measurements / derived.  Takes ownership of host and config. */
 json_t *results_new(json_t *host, json_t *config, const char *timestamp);
 
-/* A skipped measurement: samples [], summary null, skipped = reason. */
-json_t *results_skipped_measurement(const char *kernel, const char *family, const char *metric, const char *mode,
-				    json_t *backing, size_t working_set_bytes, int cpu, const char *reason);
-/* A cell that was attempted and failed (a guest fault, a watchdog stop, a
- * VMM error): like a skipped one, with "skipped": "failed: <reason>" and
- * "failed": true, so the run goes on and its file is still written. */
-json_t *results_failed_measurement(const char *kernel, const char *family, const char *metric, const char *mode,
-				   json_t *backing, size_t working_set_bytes, int cpu, const char *reason);
+/* The measurement object of record m (schema v1); takes ownership of m's
+ * JSON parts.  The one place a measurement becomes JSON. */
+json_t *results_measurement_json(struct measurement *m);
 /* Measurements of doc marked "failed". */
 size_t results_count_failed(const json_t *doc);
 

@@ -52,8 +52,9 @@ static void skip_backing(struct run_state *rs, enum backing_kind kind, int cpu, 
 		const struct kernel_desc *k = rs->cfg->kernels[i];
 		json_t *b = json_pack("{s:s, s:I}", "requested", backing_name(kind), "requested_page_bytes",
 				      (json_int_t)backing_page_bytes(kind));
-		json_array_append_new(ms, results_skipped_measurement(k->name, k->family, k->metric, "native", b, 0,
-								      cpu, reason));
+		struct measurement r;
+		record_skipped(&r, k->name, k->family, k->metric, "native", b, 0, cpu, reason);
+		json_array_append_new(ms, results_measurement_json(&r));
 	}
 	rs->pr.total -= plan_per_backing_total(rs->cfg, rs->npoints);
 	if (!rs->cfg->quiet)

@@ -52,16 +52,11 @@ const char *run_vm_guest_page_name(uint64_t bytes)
 	return bytes == 4096 ? "4k" : bytes == (2u << 20) ? "2m" : bytes == (1u << 30) ? "1g" : "?";
 }
 
-static json_t *guest_page_json(uint64_t requested, uint64_t built)
+static void add_vm_fields(struct measurement *r, uint64_t page, uint64_t built, const char *mmu)
 {
-	return json_pack("{s:s, s:o}", "requested", run_vm_guest_page_name(requested), "built_page_bytes",
-			 built ? json_integer((json_int_t)built) : json_null());
-}
-
-static void add_vm_fields(json_t *m, uint64_t page, uint64_t built, const char *mmu)
-{
-	json_object_set_new(m, "guest_page", guest_page_json(page, built));
-	json_object_set_new(m, "mmu_virt_mode", json_string(mmu));
+	r->guest_page = run_vm_guest_page_name(page);
+	r->guest_built_page_bytes = built;
+	r->mmu_virt_mode = mmu;
 }
 
 static json_t *requested_backing(enum backing_kind kind)
@@ -73,24 +68,27 @@ static json_t *requested_backing(enum backing_kind kind)
 static void skip_one(json_t *ms, const char *kernel, const char *family, const char *metric, json_t *backing,
 		     size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
 {
-	json_t *m = results_skipped_measurement(kernel, family, metric, "vm", backing, ws, cpu, why);
-	add_vm_fields(m, page, 0, mmu);
-	json_array_append_new(ms, m);
+	struct measurement r;
+	record_skipped(&r, kernel, family, metric, "vm", backing, ws, cpu, why);
+	add_vm_fields(&r, page, 0, mmu);
+	json_array_append_new(ms, results_measurement_json(&r));
 }
 
 /* A cell that was attempted and failed (the guest stopped): recorded, the run goes on. */
 static void fail_one(json_t *ms, const char *kernel, const char *family, const char *metric, json_t *backing,
 		     size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
 {
-	json_t *m = results_failed_measurement(kernel, family, metric, "vm", backing, ws, cpu, why);
-	add_vm_fields(m, page, 0, mmu);
-	json_array_append_new(ms, m);
+	struct measurement r;
+	record_skipped(&r, kernel, family, metric, "vm", backing, ws, cpu, why);
+	r.failed = 1;
+	add_vm_fields(&r, page, 0, mmu);
+	json_array_append_new(ms, results_measurement_json(&r));
 }
 
 /* What KVM says about the VM, and the caveats it calls for. */
-static void add_kvm_facts(json_t *m, const struct guest_vm *g, json_t *flags)
+static void add_kvm_facts(struct measurement *r, const struct guest_vm *g, json_t *flags)
 {
-	json_object_set_new(m, "kvm", vm_kvm_json(g->vm));
+	r->kvm = vm_kvm_json(g->vm);
 	vm_kvm_flags(g->vm, g->region->verified_page_bytes, flags);
 }
 
@@ -336,8 +334,6 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	}
 	struct summary s;
 	summarize(res.samples, res.n, &s);
-	json_t *samples = samples_json(res.samples, res.n);
-	free(res.samples);
 	size_t page = g->region->verified_page_bytes ? g->region->verified_page_bytes : 4096;
 	json_t *params = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}", "stride_bytes", (json_int_t)stride, "lines",
 				   (json_int_t)elements, "span_bytes", (json_int_t)span, "verified_pages",
@@ -349,13 +345,12 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	json_t *flags = json_array();
 	if (s.cv > THRESH_NOISY_CV)
 		json_array_append_new(flags, json_sprintf("noisy: cv %.1f%%", s.cv * 100));
-	json_t *m = json_pack("{s:s, s:s, s:s, s:o, s:I, s:i, s:s, s:o, s:I, s:o, s:o, s:n, s:o}", "kernel", k->name,
-			      "family", k->family, "mode", "vm", "backing", buffer_json(g->region), "working_set_bytes",
-			      (json_int_t)ws, "cpu", rv->cpu, "metric", k->metric, "params", params,
-			      "iterations_per_sample", (json_int_t)res.iters_per_sample, "samples", samples, "summary",
-			      summary_json(&s), "skipped", "flags", flags);
-	add_vm_fields(m, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
-	add_kvm_facts(m, g, flags);
+	struct measurement r = {.kernel = k->name, .family = k->family, .metric = k->metric, .mode = "vm",
+				.backing = buffer_json(g->region), .working_set_bytes = ws, .cpu = rv->cpu,
+				.params = params, .iterations_per_sample = res.iters_per_sample,
+				.samples = res.samples, .nsamples = res.n, .summary = s, .flags = flags};
+	add_vm_fields(&r, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
+	add_kvm_facts(&r, g, flags);
 	if (pmu) {
 		json_t *pj = pmu_session_json(pmu, res.total_ops);
 		if (!json_is_true(json_object_get(pj, "available"))) {
@@ -366,10 +361,11 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 			json_decref(pj);
 			pj = brief;
 		}
-		json_object_set_new(m, "pmu", pj);
+		r.pmu = pj;
 		pmu_session_close(pmu);
 	}
-	json_array_append_new(ms, m);
+	json_array_append_new(ms, results_measurement_json(&r));
+	free(res.samples);
 	if (!cfg->quiet && stderr_is_tty()) {
 		char w[32];
 		format_size(ws, w, sizeof(w));
