@@ -28,7 +28,8 @@ size_t plan_per_backing_total(const struct run_config *cfg, size_t npoints);
 typedef int (*plan_cell_fn)(void *arg, size_t working_set_bytes, const struct kernel_options *opt);
 
 /* Every cell of non-sweeping kernel k, native first, then the guest side of
- * the same cell at each guest page.  Returns the first nonzero fn result. */
+ * the same cell at each guest page.  -1 as soon as fn returns nonzero (the
+ * walk stops there), else 0. */
 int plan_fixed_cells(const struct run_config *cfg, const struct kernel_desc *k, plan_cell_fn fn, void *arg);
 
 #endif
