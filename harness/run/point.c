@@ -91,8 +91,53 @@ static void fail_vm_cell(struct point_run *pr, const struct kernel_desc *k, stru
 	append(pr, &r);
 }
 
+/* What a kernel left in its context when its measurement is abandoned. */
+static void drop_ctx_json(struct kernel_ctx *ctx)
+{
+	json_decref(ctx->params);
+	json_decref(ctx->flags);
+	json_decref(ctx->backing_json);
+	json_decref(ctx->kvm_json);
+}
+
+/* Guest kernels count their vCPU threads' guest-mode events themselves
+ * (bench/hwvm.c) and leave them in params["guest_pmu"]: taken out of params,
+ * they belong where every other measurement keeps its counters.  NULL when
+ * the kernel left none. */
+static json_t *guest_pmu_part(json_t *params)
+{
+	json_t *guest_pmu = json_object_get(params, "guest_pmu"), *out = NULL;
+	if (json_is_object(guest_pmu)) {
+		out = json_incref(guest_pmu);
+	} else if (json_is_array(guest_pmu)) {
+		/* One session per VM (vmswitch): available when any counted. */
+		size_t i;
+		json_t *v;
+		int any = 0;
+		json_array_foreach(guest_pmu, i, v)
+			any |= json_is_true(json_object_get(v, "available"));
+		json_t *first = json_array_get(guest_pmu, 0);
+		out = json_pack("{s:b, s:O?, s:b, s:O}", "available", any, "reason",
+				any ? NULL : json_object_get(first, "reason"), "guest_mode", 1, "vms", guest_pmu);
+	}
+	if (out)
+		json_object_del(params, "guest_pmu");
+	return out;
+}
+
+/* The software counters of a measurement and what they covered. */
+static json_t *counters_part(struct swcount *sw, const uint64_t *counts, uint64_t ops_counted,
+			     const struct kernel_desc *k, int apart)
+{
+	json_t *c = swcount_json(sw, counts);
+	json_object_set_new(c, "ops_counted", json_integer((json_int_t)ops_counted));
+	json_object_set_new(c, "includes_children", json_boolean(k->flags & KERNEL_COUNTS_CHILDREN));
+	json_object_set_new(c, "counted_apart", json_boolean(apart));
+	return c;
+}
+
 int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
-		       const struct kernel_options *opt)
+		  const struct kernel_options *opt)
 {
 	const struct run_config *cfg = pr->cfg;
 	nb_error err = {{0}};
@@ -117,9 +162,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	ws = ctx.working_set_bytes;
 	r.working_set_bytes = ws;
 	if (rc != 0) {
-		json_decref(ctx.params);
-		json_decref(ctx.flags);
-		json_decref(ctx.backing_json);
+		drop_ctx_json(&ctx);
 		if (sw)
 			swcount_close(sw);
 		if (rc < 0 && !opt->in_vm) {
@@ -150,14 +193,11 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		cnt.pmu = pmu_session_open(&rq, &err);
 		if (!cnt.pmu) {
 			nb_error_msg("%s", err.msg);
-			json_decref(ctx.params);
-			json_decref(ctx.flags);
-			json_decref(ctx.backing_json);
-				if (sw)
+			if (sw)
 				swcount_close(sw);
 			if (k->teardown)
 				k->teardown(&ctx);
-			json_decref(ctx.kvm_json);
+			drop_ctx_json(&ctx);
 			return -1;
 		}
 	}
@@ -179,10 +219,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	if (rc) {
 		if (cnt.pmu)
 			pmu_session_close(cnt.pmu);
-		json_decref(ctx.params);
-		json_decref(ctx.flags);
-		json_decref(ctx.backing_json);
-		json_decref(ctx.kvm_json);
+		drop_ctx_json(&ctx);
 		if (sw)
 			swcount_close(sw);
 		if (opt->in_vm) {
@@ -205,33 +242,10 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	r.backing = backing;
 	if (sw && k->check)
 		k->check(&ctx, counts, ops_counted);
-	/* Guest kernels count their vCPU threads' guest-mode events themselves
-	 * (bench/hwvm.c) and leave them in params: they belong where every
-	 * other measurement keeps its counters. */
-	json_t *guest_pmu = json_object_get(ctx.params, "guest_pmu");
-	if (json_is_object(guest_pmu)) {
-		r.pmu = json_incref(guest_pmu);
-		json_object_del(ctx.params, "guest_pmu");
-	} else if (json_is_array(guest_pmu)) {
-		/* One session per VM (vmswitch): available when any counted. */
-		size_t i;
-		json_t *v;
-		int any = 0;
-		json_array_foreach(guest_pmu, i, v)
-			any |= json_is_true(json_object_get(v, "available"));
-		json_t *first = json_array_get(guest_pmu, 0);
-		r.pmu = json_pack("{s:b, s:O?, s:b, s:O}", "available", any, "reason",
-				  any ? NULL : json_object_get(first, "reason"), "guest_mode", 1, "vms", guest_pmu);
-		json_object_del(ctx.params, "guest_pmu");
-	}
+	r.pmu = guest_pmu_part(ctx.params);
 	r.params = ctx.params;
-	if (sw) {
-		json_t *c = swcount_json(sw, counts);
-		json_object_set_new(c, "ops_counted", json_integer((json_int_t)ops_counted));
-		json_object_set_new(c, "includes_children", json_boolean(k->flags & KERNEL_COUNTS_CHILDREN));
-		json_object_set_new(c, "counted_apart", json_boolean(apart));
-		r.counters = c;
-	}
+	if (sw)
+		r.counters = counters_part(sw, counts, ops_counted, k, apart);
 	if (cnt.pmu) {
 		/* The host's own counters win over any a kernel left in params. */
 		json_decref(r.pmu);
