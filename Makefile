@@ -150,7 +150,7 @@ lint:
 
 # Fuzz the results-file reader with libFuzzer for FUZZ_SECONDS (clang only).
 FUZZ_SECONDS ?= 60
-FUZZ_SRC  := analysis/resfile.c analysis/identity.c analysis/match.c analysis/bootstrap.c core/util.c \
+FUZZ_SRC  := analysis/resfile.c analysis/identity.c core/identity.c analysis/match.c analysis/bootstrap.c core/util.c \
              core/stats.c
 fuzz:
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/crashes

@@ -8,57 +8,36 @@
 #include "harness/run/plan.h"
 #include "harness/run/run_vm.h"
 
-/* VM measurements pair only within one guest page size (native ones have none). */
-static int same_guest_page(const json_t *a, const json_t *b)
+/* Translation cost: chase minus the chase-ctl measured with the same
+ * identity (mode, backing, working set, guest page and its built size, TLB
+ * locality), so a pair never mixes two configurations.  stride_bytes is
+ * set aside: the control walks one line per element whatever the chase's
+ * stride, that is what makes it the control. */
+void derive_translation(json_t *doc, const struct run_records *rs)
 {
-	const json_t *ga = json_object_get(json_object_get(a, "guest_page"), "requested");
-	const json_t *gb = json_object_get(json_object_get(b, "guest_page"), "requested");
-	return (!ga && !gb) || (ga && gb && json_equal(ga, gb));
-}
-
-/* Translation cost: chase minus chase-ctl at each (backing, working set). */
-void derive_translation(json_t *doc)
-{
-	json_t *ms = json_object_get(doc, "measurements"), *out = json_object_get(json_object_get(doc, "derived"),
-										  "translation");
-	size_t i, j;
-	json_t *a, *b;
-	json_array_foreach(ms, i, a) {
-		if (strcmp(json_string_value(json_object_get(a, "kernel")), "chase") || !json_is_null(json_object_get(a, "skipped")))
+	json_t *out = json_object_get(json_object_get(doc, "derived"), "translation");
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct run_record *a = &rs->r[i];
+		if (strcmp(a->kernel, "chase") || a->skipped)
 			continue;
-		json_array_foreach(ms, j, b) {
-			if (strcmp(json_string_value(json_object_get(b, "kernel")), "chase-ctl") ||
-			    !json_is_null(json_object_get(b, "skipped")) ||
-			    !json_equal(json_object_get(a, "working_set_bytes"), json_object_get(b, "working_set_bytes")) ||
-			    !json_equal(json_object_get(json_object_get(a, "backing"), "requested"),
-					json_object_get(json_object_get(b, "backing"), "requested")) ||
-			    !json_equal(json_object_get(a, "mode"), json_object_get(b, "mode")) ||
-			    !same_guest_page(a, b))
-				continue;
-			json_t *sa = json_object_get(a, "summary"), *sb = json_object_get(b, "summary");
-			double d = json_real_value(json_object_get(sa, "median")) - json_real_value(json_object_get(sb, "median"));
-			double lo = json_real_value(json_object_get(sa, "ci95_low")) -
-				    json_real_value(json_object_get(sb, "ci95_high"));
-			double hi = json_real_value(json_object_get(sa, "ci95_high")) -
-				    json_real_value(json_object_get(sb, "ci95_low"));
-			json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:f, s:f, s:f}", "mode",
-							     json_object_get(a, "mode"), "backing",
-							     json_object_get(json_object_get(a, "backing"), "requested"),
-							     "working_set_bytes", json_object_get(a, "working_set_bytes"),
-							     "ns_per_access", d, "ci95_low", lo, "ci95_high", hi));
-			json_t *gp = json_object_get(json_object_get(a, "guest_page"), "requested");
-			if (gp)
-				json_object_set(json_array_get(out, json_array_size(out) - 1), "guest_page", gp);
-			break;
-		}
+		const struct run_record *b = records_find_like(rs, a, "chase-ctl", a->mode, "stride_bytes");
+		if (!b)
+			continue;
+		json_t *e = json_pack("{s:s, s:s, s:I, s:f, s:f, s:f}", "mode", a->mode, "backing", a->backing,
+				      "working_set_bytes", (json_int_t)a->working_set_bytes, "ns_per_access",
+				      a->summary.median - b->summary.median, "ci95_low",
+				      a->summary.ci95_low - b->summary.ci95_high, "ci95_high",
+				      a->summary.ci95_high - b->summary.ci95_low);
+		if (a->guest_page)
+			json_object_set_new(e, "guest_page", json_string(a->guest_page));
+		json_array_append_new(out, e);
 	}
 }
 
 /* Knees of every swept curve: per kernel, backing, and mode (native, and
  * each guest page size of a VM run). */
-void derive_knees(json_t *doc, const struct run_config *cfg)
+void derive_knees(json_t *doc, const struct run_records *rs, const struct run_config *cfg)
 {
-	json_t *ms = json_object_get(doc, "measurements");
 	json_t *out = json_object_get(json_object_get(doc, "derived"), "knees");
 	struct {
 		const char *mode, *guest; /* guest: guest_page.requested, NULL for native */
@@ -80,25 +59,19 @@ void derive_knees(json_t *doc, const struct run_config *cfg)
 			for (size_t bi = 0; bi < cfg->nbackings; bi++) {
 				const char *bname = backing_name(cfg->backings[bi]);
 				struct curve_point pts[RUN_MAX_POINTS];
-				size_t n = 0, idx;
-				json_t *m;
-				json_array_foreach(ms, idx, m) {
-					const char *g = json_string_value(
-						json_object_get(json_object_get(m, "guest_page"), "requested"));
-					if (n == RUN_MAX_POINTS || strcmp(json_string_value(json_object_get(m, "kernel")), k->name) ||
-					    strcmp(json_string_value(json_object_get(m, "mode")), curves[ci].mode) ||
+				size_t n = 0;
+				for (size_t idx = 0; idx < rs->n && n < RUN_MAX_POINTS; idx++) {
+					const struct run_record *m = &rs->r[idx];
+					const char *g = m->guest_page;
+					if (strcmp(m->kernel, k->name) || strcmp(m->mode, curves[ci].mode) ||
 					    strcmp(g ? g : "", curves[ci].guest ? curves[ci].guest : "") ||
-					    strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")),
-						   bname) ||
-					    !json_is_null(json_object_get(m, "skipped")))
+					    strcmp(m->backing, bname) || m->skipped)
 						continue;
-					json_t *s = json_object_get(m, "summary");
-					pts[n].working_set_bytes = (size_t)json_integer_value(json_object_get(m, "working_set_bytes"));
-					pts[n].pages = (size_t)json_integer_value(
-						json_object_get(json_object_get(m, "params"), "verified_pages"));
-					pts[n].median = json_real_value(json_object_get(s, "median"));
-					pts[n].ci_low = json_real_value(json_object_get(s, "ci95_low"));
-					pts[n].ci_high = json_real_value(json_object_get(s, "ci95_high"));
+					pts[n].working_set_bytes = m->working_set_bytes;
+					pts[n].pages = (size_t)json_integer_value(json_object_get(m->params, "verified_pages"));
+					pts[n].median = m->summary.median;
+					pts[n].ci_low = m->summary.ci95_low;
+					pts[n].ci_high = m->summary.ci95_high;
 					n++;
 				}
 				struct knee kn[RUN_MAX_POINTS];

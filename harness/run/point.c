@@ -67,7 +67,7 @@ static void add_guest_fields(struct measurement *r, uint64_t page, uint64_t buil
 
 static void append(struct point_run *pr, struct measurement *r)
 {
-	json_array_append_new(json_object_get(pr->doc, "measurements"), results_measurement_json(r));
+	records_write(pr->recs, r);
 }
 
 /* A VM cell that failed (guest fault, watchdog, VMM error) becomes a

@@ -10,12 +10,14 @@
 #include <stddef.h>
 
 #include "harness/mem/backing.h"
+#include "harness/run/records.h"
 #include "harness/run/run.h"
 
 /* What one measurement reads and updates of its run. */
 struct point_run {
 	const struct run_config *cfg;
-	json_t *doc;       /* measurements are appended; the first PMU one writes the top-level "pmu" */
+	json_t *doc;       /* the first PMU measurement writes the top-level "pmu" */
+	struct run_records *recs; /* measurements are written here (records.h) */
 	int have_sw;       /* software perf events can be opened here */
 	int pmu_described; /* the run-level "pmu" object has been written */
 	int progress;      /* a line per measurement on stderr */

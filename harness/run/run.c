@@ -25,6 +25,9 @@
 struct run_state {
 	struct run_config *cfg;
 	struct point_run pr;
+	/* Every measurement, written to the document as it is made and kept
+	 * typed for the derivations and summaries (records.h). */
+	struct run_records recs;
 	size_t points[RUN_MAX_POINTS];
 	size_t npoints;
 };
@@ -45,16 +48,15 @@ static int measure_cell(void *arg, size_t ws, const struct kernel_options *opt)
 
 static void skip_backing(struct run_state *rs, enum backing_kind kind, int cpu, const char *reason)
 {
-	json_t *ms = json_object_get(rs->pr.doc, "measurements");
 	if (rs->cfg->modes & RUN_MODE_VM)
-		run_vm_skip_backing(rs->cfg, kind, cpu, reason, ms);
+		run_vm_skip_backing(rs->cfg, kind, cpu, reason, &rs->recs);
 	for (size_t i = 0; i < rs->cfg->nkernels && (rs->cfg->modes & RUN_MODE_NATIVE); i++) {
 		const struct kernel_desc *k = rs->cfg->kernels[i];
 		json_t *b = json_pack("{s:s, s:I}", "requested", backing_name(kind), "requested_page_bytes",
 				      (json_int_t)backing_page_bytes(kind));
 		struct measurement r;
 		record_skipped(&r, k->name, k->family, k->metric, "native", b, 0, cpu, reason);
-		json_array_append_new(ms, results_measurement_json(&r));
+		records_write(&rs->recs, &r);
 	}
 	rs->pr.total -= plan_per_backing_total(rs->cfg, rs->npoints);
 	if (!rs->cfg->quiet)
@@ -92,9 +94,8 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 	 * chase and its control are measured minutes apart at most. */
 	/* --mode vm/both: the VMs map this same buffer (run_vm.c); with both,
 	 * native and VM measurements of a point follow each other. */
-	json_t *ms = json_object_get(rs->pr.doc, "measurements");
 	/* (need == 0: no sweeping kernel, nothing for these VMs to run.) */
-	struct run_vm *rv = (rs->cfg->modes & RUN_MODE_VM) && need ? run_vm_open(rs->cfg, &buf, need, cpu, ms) : NULL;
+	struct run_vm *rv = (rs->cfg->modes & RUN_MODE_VM) && need ? run_vm_open(rs->cfg, &buf, need, cpu, &rs->recs) : NULL;
 	for (size_t p = 0; p < rs->npoints && rc == 0; p++)
 		for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++) {
 			if (!(rs->cfg->kernels[i]->flags & KERNEL_SWEEPS_WS))
@@ -102,7 +103,7 @@ static int run_backing(struct run_state *rs, enum backing_kind kind, int cpu)
 			if (rs->cfg->modes & RUN_MODE_NATIVE)
 				rc = point_measure(&rs->pr, rs->cfg->kernels[i], &buf, rs->points[p], cpu, &rs->cfg->kopt);
 			if (rc == 0)
-				run_vm_measure(rv, rs->cfg->kernels[i], rs->points[p], ms);
+				run_vm_measure(rv, rs->cfg->kernels[i], rs->points[p], &rs->recs);
 		}
 	run_vm_close(rv);
 	for (size_t i = 0; i < rs->cfg->nkernels && rc == 0; i++) {
@@ -179,6 +180,8 @@ int run_execute(struct run_config *cfg)
 		nb_warn("software counters unavailable: %s", swerr.msg);
 
 	rs.pr.doc = results_new(host, run_config_json(cfg, out), stamp);
+	rs.recs.measurements = json_object_get(rs.pr.doc, "measurements");
+	rs.pr.recs = &rs.recs;
 	int rc = 0;
 	for (size_t b = 0; b < cfg->nbackings && rc == 0; b++)
 		rc = run_backing(&rs, cfg->backings[b], cpu);
@@ -186,21 +189,29 @@ int run_execute(struct run_config *cfg)
 	topology_restore_affinity();
 	topology_fini();
 	hugepool_restore_all();
+	if (!rc && rs.recs.lost) {
+		/* The document has every measurement but the derivations would miss some. */
+		nb_error_msg("out of memory keeping the run's records");
+		rc = -1;
+	}
 	if (rc) {
+		records_free(&rs.recs);
 		json_decref(rs.pr.doc);
 		return EXIT_RUNTIME;
 	}
-	derive_translation(rs.pr.doc);
-	derive_knees(rs.pr.doc, cfg);
+	derive_translation(rs.pr.doc, &rs.recs);
+	derive_knees(rs.pr.doc, &rs.recs, cfg);
 	if (results_write(rs.pr.doc, out, &err)) {
 		nb_error_msg("%s", err.msg);
+		records_free(&rs.recs);
 		json_decref(rs.pr.doc);
 		return EXIT_RUNTIME;
 	}
 	if (!cfg->quiet) {
-		run_summary_print(stdout, rs.pr.doc);
-		run_vm_print_summary(stdout, rs.pr.doc);
+		run_summary_print(stdout, &rs.recs, rs.pr.doc);
+		run_vm_print_summary(stdout, &rs.recs);
 	}
+	records_free(&rs.recs);
 	fputs("results: ", stdout);
 	fputs_visible(out, stdout);
 	fputc('\n', stdout);

@@ -5,8 +5,11 @@
 #include <jansson.h>
 #include <stdio.h>
 
-/* Per backing: working set, chase and chase-ctl medians, translation cost,
- * then the knees and any skipped backings. */
-void run_summary_print(FILE *out, const json_t *doc);
+#include "harness/run/records.h"
+
+/* From the run's records: per backing, working set, chase and chase-ctl
+ * medians (paired by identity, core/identity.h), translation cost, the other
+ * native kernels, then the knees of doc.derived and any skipped backings. */
+void run_summary_print(FILE *out, const struct run_records *rs, const json_t *doc);
 
 #endif

@@ -65,24 +65,24 @@ static json_t *requested_backing(enum backing_kind kind)
 			 (json_int_t)backing_page_bytes(kind));
 }
 
-static void skip_one(json_t *ms, const char *kernel, const char *family, const char *metric, json_t *backing,
-		     size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
+static void skip_one(struct run_records *recs, const char *kernel, const char *family, const char *metric,
+		     json_t *backing, size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
 {
 	struct measurement r;
 	record_skipped(&r, kernel, family, metric, "vm", backing, ws, cpu, why);
 	add_vm_fields(&r, page, 0, mmu);
-	json_array_append_new(ms, results_measurement_json(&r));
+	records_write(recs, &r);
 }
 
 /* A cell that was attempted and failed (the guest stopped): recorded, the run goes on. */
-static void fail_one(json_t *ms, const char *kernel, const char *family, const char *metric, json_t *backing,
-		     size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
+static void fail_one(struct run_records *recs, const char *kernel, const char *family, const char *metric,
+		     json_t *backing, size_t ws, int cpu, uint64_t page, const char *mmu, const char *why)
 {
 	struct measurement r;
 	record_skipped(&r, kernel, family, metric, "vm", backing, ws, cpu, why);
 	r.failed = 1;
 	add_vm_fields(&r, page, 0, mmu);
-	json_array_append_new(ms, results_measurement_json(&r));
+	records_write(recs, &r);
 }
 
 /* What KVM says about the VM, and the caveats it calls for. */
@@ -105,25 +105,25 @@ static int has_vm_side(const struct kernel_desc *k)
 }
 
 void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, int cpu, const char *reason,
-			 json_t *ms)
+			 struct run_records *recs)
 {
 	char mmu[32];
 	mmu_mode(mmu, sizeof(mmu));
 	for (size_t g = 0; g < cfg->nguest_pages; g++)
 		for (size_t i = 0; i < cfg->nkernels; i++)
 			if (has_vm_side(cfg->kernels[i]))
-				skip_one(ms, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
+				skip_one(recs, cfg->kernels[i]->name, cfg->kernels[i]->family, cfg->kernels[i]->metric,
 					 requested_backing(kind), 0, cpu, cfg->guest_pages[g], mmu, reason);
 }
 
-static void skip_config(struct run_vm *rv, uint64_t page, const char *why, json_t *ms, struct buffer *buf)
+static void skip_config(struct run_vm *rv, uint64_t page, const char *why, struct run_records *recs, struct buffer *buf)
 {
 	/* Only the kernels measured in these VMs: the KERNEL_HAS_GUEST ones
 	 * build their own and record their own skips. */
 	for (size_t i = 0; i < rv->cfg->nkernels; i++) {
 		const struct kernel_desc *k = rv->cfg->kernels[i];
 		if (k->guest_chase_stride)
-			skip_one(ms, k->name, k->family, k->metric, buf ? buffer_json(buf) : requested_backing(rv->kind), 0,
+			skip_one(recs, k->name, k->family, k->metric, buf ? buffer_json(buf) : requested_backing(rv->kind), 0,
 				 rv->cpu, page, rv->mmu_mode, why);
 	}
 	if (!rv->cfg->quiet)
@@ -131,7 +131,8 @@ static void skip_config(struct run_vm *rv, uint64_t page, const char *why, json_
 			backing_name(rv->kind), why);
 }
 
-struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, size_t need, int cpu, json_t *ms)
+struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, size_t need, int cpu,
+			   struct run_records *recs)
 {
 	struct run_vm *rv = calloc(1, sizeof(*rv));
 	if (!rv)
@@ -145,12 +146,12 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 	for (size_t gi = 0; gi < cfg->nguest_pages; gi++) {
 		uint64_t page = cfg->guest_pages[gi];
 		if (avail) {
-			skip_config(rv, page, err.msg, ms, buf);
+			skip_config(rv, page, err.msg, recs, buf);
 			continue;
 		}
 		nb_error gerr = {{0}};
 		if (vm_guest_page_usable(page, &gerr)) {
-			skip_config(rv, page, gerr.msg, ms, buf);
+			skip_config(rv, page, gerr.msg, recs, buf);
 			continue;
 		}
 		struct guest_vm *g = &rv->g[rv->n];
@@ -164,7 +165,7 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 			if (rc == 0)
 				rc = buffer_alloc(&g->own, buf->kind, g->region_bytes, &gerr);
 			if (rc) {
-				skip_config(rv, page, gerr.msg, ms, buf);
+				skip_config(rv, page, gerr.msg, recs, buf);
 				continue;
 			}
 			g->have_own = 1;
@@ -185,11 +186,11 @@ struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, siz
 				for (size_t i = 0; i < cfg->nkernels; i++) {
 					const struct kernel_desc *k = cfg->kernels[i];
 					if (k->guest_chase_stride)
-						fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), 0, cpu,
+						fail_one(recs, k->name, k->family, k->metric, buffer_json(g->region), 0, cpu,
 							 page, rv->mmu_mode, gerr.msg);
 				}
 			} else {
-				skip_config(rv, page, gerr.msg, ms, g->region);
+				skip_config(rv, page, gerr.msg, recs, g->region);
 			}
 			if (g->have_own)
 				buffer_free(&g->own);
@@ -242,16 +243,17 @@ static void guest_pmu_stop(void *p)
 	pmu_session_stop(p);
 }
 
-static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct kernel_desc *k, size_t ws, json_t *ms)
+static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct kernel_desc *k, size_t ws,
+			  struct run_records *recs)
 {
 	const struct run_config *cfg = rv->cfg;
 	if (g->failed) {
-		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		fail_one(recs, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 g->why);
 		return;
 	}
 	if (!k->guest_chase_stride) {
-		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		skip_one(recs, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 "this kernel has no guest version");
 		return;
 	}
@@ -264,7 +266,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		group = 1;
 	if (span > g->region_bytes ||
 	    chase_build(g->region->base, NB_REGION_VA, elements, stride, group, cfg->kopt.seed)) {
-		skip_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		skip_one(recs, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 "cannot build the chain in the guest region");
 		return;
 	}
@@ -289,7 +291,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", werr.msg);
 		nb_error_msg("vm %s guest page %s, backing %s, %zu bytes: %s", k->name, run_vm_guest_page_name(g->page),
 			     backing_name(rv->kind), ws, g->why);
-		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		fail_one(recs, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 g->why);
 		free(st.host_ns);
 		return;
@@ -327,7 +329,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		snprintf(g->why, sizeof(g->why), "the guest stopped: %s", st.host_ns ? err.msg : "out of memory");
 		nb_error_msg("vm %s guest page %s, backing %s, %zu bytes: %s", k->name, run_vm_guest_page_name(g->page),
 			     backing_name(rv->kind), ws, g->why);
-		fail_one(ms, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
+		fail_one(recs, k->name, k->family, k->metric, buffer_json(g->region), ws, rv->cpu, g->page, rv->mmu_mode,
 			 g->why);
 		free(st.host_ns);
 		return;
@@ -364,7 +366,7 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		r.pmu = pj;
 		pmu_session_close(pmu);
 	}
-	json_array_append_new(ms, results_measurement_json(&r));
+	records_write(recs, &r);
 	free(res.samples);
 	if (!cfg->quiet && stderr_is_tty()) {
 		char w[32];
@@ -375,12 +377,12 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	}
 }
 
-void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, json_t *ms)
+void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, struct run_records *recs)
 {
 	if (!rv)
 		return;
 	for (size_t i = 0; i < rv->n; i++)
-		measure_guest(rv, &rv->g[i], k, ws, ms);
+		measure_guest(rv, &rv->g[i], k, ws, recs);
 }
 
 void run_vm_close(struct run_vm *rv)
@@ -398,51 +400,28 @@ void run_vm_close(struct run_vm *rv)
 
 /* ---- summary ---- */
 
-static const json_t *find_median(const json_t *ms, const char *mode, const char *kernel, const char *backing,
-				 const char *gpage, json_int_t ws)
+void run_vm_print_summary(FILE *out, const struct run_records *rs)
 {
-	size_t i;
-	const json_t *m;
-	json_array_foreach(ms, i, m) {
-		const json_t *gp = json_object_get(json_object_get(m, "guest_page"), "requested");
-		if (strcmp(json_string_value(json_object_get(m, "mode")), mode) ||
-		    strcmp(json_string_value(json_object_get(m, "kernel")), kernel) ||
-		    strcmp(json_string_value(json_object_get(json_object_get(m, "backing"), "requested")), backing) ||
-		    json_integer_value(json_object_get(m, "working_set_bytes")) != ws ||
-		    !json_is_null(json_object_get(m, "skipped")) || (gpage && (!gp || strcmp(json_string_value(gp), gpage))))
-			continue;
-		return json_object_get(json_object_get(m, "summary"), "median");
-	}
-	return NULL;
-}
-
-void run_vm_print_summary(FILE *out, const json_t *doc)
-{
-	const json_t *ms = json_object_get(doc, "measurements");
 	int header = 0;
-	size_t i;
-	const json_t *m;
-	json_array_foreach(ms, i, m) {
-		if (strcmp(json_string_value(json_object_get(m, "mode")), "vm") ||
-		    strcmp(json_string_value(json_object_get(m, "kernel")), "chase") ||
-		    !json_is_null(json_object_get(m, "skipped")))
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct run_record *m = &rs->r[i];
+		if (strcmp(m->mode, "vm") || strcmp(m->kernel, "chase") || m->skipped)
 			continue;
-		const char *b = json_string_value(json_object_get(json_object_get(m, "backing"), "requested"));
-		const char *gp = json_string_value(json_object_get(json_object_get(m, "guest_page"), "requested"));
-		json_int_t ws = json_integer_value(json_object_get(m, "working_set_bytes"));
-		double vm = json_real_value(json_object_get(json_object_get(m, "summary"), "median"));
-		const json_t *nat = find_median(ms, "native", "chase", b, NULL, ws);
+		/* The native chase of the same identity: backing, working set and
+		 * the parameters that define it (core/identity.h). */
+		const struct run_record *nat = records_find_like(rs, m, "chase", "native", NULL);
 		if (!header) {
 			fprintf(out, "\nchase in the guest vs native (ns per access, medians):\n%-6s %-11s %8s %10s %10s %8s\n",
 				"guest", "backing", "size", "native", "vm", "vm/nat");
 			header = 1;
 		}
 		char w[32];
-		format_size((size_t)ws, w, sizeof(w));
+		format_size(m->working_set_bytes, w, sizeof(w));
+		double vm = m->summary.median;
 		if (nat)
-			fprintf(out, "%-6s %-11s %8s %10.2f %10.2f %8.3f\n", gp, b, w, json_real_value(nat), vm,
-				vm / json_real_value(nat));
+			fprintf(out, "%-6s %-11s %8s %10.2f %10.2f %8.3f\n", m->guest_page, m->backing, w, nat->summary.median,
+				vm, vm / nat->summary.median);
 		else
-			fprintf(out, "%-6s %-11s %8s %10s %10.2f %8s\n", gp, b, w, "-", vm, "-");
+			fprintf(out, "%-6s %-11s %8s %10s %10.2f %8s\n", m->guest_page, m->backing, w, "-", vm, "-");
 	}
 }

@@ -22,6 +22,7 @@
 
 #include "harness/mem/backing.h"
 #include "core/kernel.h"
+#include "harness/run/records.h"
 #include "harness/run/run.h"
 
 struct run_vm;
@@ -31,18 +32,20 @@ uint64_t run_vm_guest_page_parse(const char *name);
 const char *run_vm_guest_page_name(uint64_t bytes);
 
 /* Open the VMs for buffer `buf` (need = bytes the sweep needs).  Never
- * fails the run: problems become skipped measurements in `ms`. */
-struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, size_t need, int cpu, json_t *ms);
-/* Measure kernel k at working set ws in every open VM; appends to ms. */
-void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, json_t *ms);
+ * fails the run: problems become skipped measurements in `recs`. */
+struct run_vm *run_vm_open(const struct run_config *cfg, struct buffer *buf, size_t need, int cpu,
+			   struct run_records *recs);
+/* Measure kernel k at working set ws in every open VM; writes to recs. */
+void run_vm_measure(struct run_vm *rv, const struct kernel_desc *k, size_t ws, struct run_records *recs);
 /* Tear the VMs down.  NULL is fine. */
 void run_vm_close(struct run_vm *rv);
 
 /* The backing could not be had: record the VM measurements as skipped. */
 void run_vm_skip_backing(const struct run_config *cfg, enum backing_kind kind, int cpu, const char *reason,
-			 json_t *ms);
+			 struct run_records *recs);
 
-/* Guest/native ratios of the chase medians, per guest page and backing. */
-void run_vm_print_summary(FILE *out, const json_t *doc);
+/* Guest/native ratios of the chase medians, per guest page and backing,
+ * from the run's records (each VM chase with the native one of its identity). */
+void run_vm_print_summary(FILE *out, const struct run_records *rs);
 
 #endif
