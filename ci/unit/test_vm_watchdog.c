@@ -30,14 +30,21 @@ static void late_signal(uint32_t gen)
 	assert_int_equal(pthread_sigqueue(pthread_self(), vm_watchdog_signal(), v), 0);
 }
 
+/* This thread's immediate_exit stand-in, the handler installed. */
+static void bind_fresh(volatile uint8_t *flag)
+{
+	nb_error err;
+	assert_int_equal(vm_watchdog_install(&err), 0);
+	vm_watchdog_bind(flag);
+}
+
 static void fires_and_sets_immediate_exit(void **state)
 {
 	(void)state;
 	volatile uint8_t flag = 0;
 	nb_error err;
-	assert_int_equal(vm_watchdog_install(&err), 0);
-	vm_watchdog_bind(&flag);
 	struct vm_watchdog w = {0};
+	bind_fresh(&flag);
 	assert_int_equal(vm_watchdog_arm(&w, 0.001, &err), 0);
 	assert_int_not_equal(vm_watchdog_generation(), 0);
 	for (int i = 0; i < 2000 && !vm_watchdog_fired(); i++)
@@ -58,9 +65,8 @@ static void a_late_timer_does_not_leak_into_the_next_command(void **state)
 	(void)state;
 	volatile uint8_t flag = 0;
 	nb_error err;
-	assert_int_equal(vm_watchdog_install(&err), 0);
-	vm_watchdog_bind(&flag);
 	struct vm_watchdog w = {0};
+	bind_fresh(&flag);
 	assert_int_equal(vm_watchdog_arm(&w, 0.001, &err), 0);
 	uint32_t old = vm_watchdog_generation();
 	nap_ms(150); /* fires, and re-fires every 100 ms */
@@ -86,9 +92,8 @@ static void a_kick_is_not_a_timeout(void **state)
 	(void)state;
 	volatile uint8_t flag = 0;
 	nb_error err;
-	assert_int_equal(vm_watchdog_install(&err), 0);
-	vm_watchdog_bind(&flag);
 	struct vm_watchdog w = {0};
+	bind_fresh(&flag);
 	assert_int_equal(vm_watchdog_arm(&w, 30, &err), 0);
 	assert_int_equal(pthread_kill(pthread_self(), vm_watchdog_signal()), 0);
 	assert_false(vm_watchdog_fired());
