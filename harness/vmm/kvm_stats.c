@@ -81,6 +81,39 @@ int kvm_stats_get(const struct kvm_stats *s, const char *name, uint64_t *value)
 	return -1;
 }
 
+void kvm_stats_set_resolve(const struct kvm_stats *s, const char *const *names, unsigned n, struct kvm_stats_set *set)
+{
+	memset(set, 0, sizeof(*set));
+	set->n = n < KVM_STATS_SET_MAX ? n : KVM_STATS_SET_MAX;
+	set->lo = UINT32_MAX;
+	for (unsigned k = 0; k < set->n; k++)
+		for (uint32_t i = 0; i < s->n; i++)
+			if (!strcmp(s->desc[i].name, names[k])) {
+				set->found[k] = 1;
+				set->offset[k] = s->desc[i].offset;
+				if (set->offset[k] < set->lo)
+					set->lo = set->offset[k];
+				if (set->offset[k] + 8 > set->hi)
+					set->hi = set->offset[k] + 8;
+				break;
+			}
+}
+
+int kvm_stats_set_read(const struct kvm_stats *s, const struct kvm_stats_set *set, uint64_t *out)
+{
+	unsigned char buf[4096];
+	memset(out, 0, set->n * sizeof(*out));
+	if (set->hi <= set->lo)
+		return 0; /* none found */
+	if (s->fd < 0 || set->hi - set->lo > sizeof(buf) ||
+	    pread(s->fd, buf, set->hi - set->lo, (off_t)s->data_offset + set->lo) != (ssize_t)(set->hi - set->lo))
+		return -1;
+	for (unsigned k = 0; k < set->n; k++)
+		if (set->found[k])
+			memcpy(&out[k], buf + (set->offset[k] - set->lo), sizeof(out[k]));
+	return 0;
+}
+
 json_t *kvm_stats_json(const struct kvm_stats *s, const char *const *names)
 {
 	json_t *o = json_object();

@@ -39,6 +39,21 @@ int kvm_stats_open(struct kvm_stats *s, int kvm_fd, int vm_or_vcpu_fd, nb_error 
 int kvm_stats_parse_fd(struct kvm_stats *s, int stats_fd, nb_error *err);
 /* The first value of statistic `name`.  0, or -1 when there is no such one. */
 int kvm_stats_get(const struct kvm_stats *s, const char *name, uint64_t *value);
+/* A few statistics read together often (a vCPU's exit counters around every
+ * command): their offsets resolved once, and one pread of the span that
+ * holds them per read, instead of a name search and a pread each. */
+#define KVM_STATS_SET_MAX 8
+struct kvm_stats_set {
+	unsigned n;
+	int found[KVM_STATS_SET_MAX];
+	uint32_t offset[KVM_STATS_SET_MAX]; /* from the data section */
+	uint32_t lo, hi;                    /* the span [lo, hi) holding the found ones */
+};
+/* Resolve names[0..n-1] (n <= KVM_STATS_SET_MAX); names not there read as 0. */
+void kvm_stats_set_resolve(const struct kvm_stats *s, const char *const *names, unsigned n, struct kvm_stats_set *set);
+/* Their values into out[0..n-1].  0, or -1 when the read fails. */
+int kvm_stats_set_read(const struct kvm_stats *s, const struct kvm_stats_set *set, uint64_t *out);
+
 /* {name: value} for every name in names (NULL-terminated) that exists. */
 json_t *kvm_stats_json(const struct kvm_stats *s, const char *const *names);
 void kvm_stats_close(struct kvm_stats *s);

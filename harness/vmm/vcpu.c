@@ -173,12 +173,7 @@ static int run_until_sync(struct vm *vm, double timeout_s, struct vm_reply *repl
 /* KVM's own exit counters of the vCPU, in vm_kvm_exit_names order. */
 static int vcpu_exit_counts(const struct vm *vm, uint64_t *v)
 {
-	if (!vm->have_stats)
-		return 0;
-	for (int i = 0; i < KVM_EXIT_STATS; i++)
-		if (kvm_stats_get(&vm->vcpu_stats, vm_kvm_exit_names[i], &v[i]))
-			v[i] = 0;
-	return 1;
+	return vm->have_stats && kvm_stats_set_read(&vm->vcpu_stats, &vm->exit_set, v) == 0;
 }
 
 static void *vcpu_thread(void *arg)

@@ -208,6 +208,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg, nb_error *err)
 		int s1 = kvm_stats_open(&vm->vm_stats, vm->kvm_fd, vm->vm_fd, &serr);
 		int s2 = s1 ? s1 : kvm_stats_open(&vm->vcpu_stats, vm->kvm_fd, vm->vcpu_fd, &serr);
 		vm->have_stats = s1 == 0 && s2 == 0;
+		if (vm->have_stats)
+			kvm_stats_set_resolve(&vm->vcpu_stats, vm_kvm_exit_names, KVM_EXIT_STATS, &vm->exit_set);
 		if (!vm->have_stats) {
 			if (s1 == 0)
 				kvm_stats_close(&vm->vm_stats);

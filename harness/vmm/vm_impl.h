@@ -57,6 +57,7 @@ struct vm {
 	uint64_t region_slot_bytes;
 	uint32_t tsc_khz;            /* KVM_GET_TSC_KHZ, 0 when KVM cannot say */
 	struct kvm_stats vm_stats, vcpu_stats;
+	struct kvm_stats_set exit_set; /* vm_kvm_exit_names in vcpu_stats, read around every command */
 	int have_stats;
 	char stats_why[sizeof(nb_error)]; /* why not, when !have_stats */
 
