@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "harness/mem/backing.h"
 #include "core/kernel.h"
@@ -70,7 +71,29 @@ static inline uint64_t ku_read_lines(const void *base, size_t bytes)
 	return s;
 }
 
+/* Zero [base, base + bytes) with rep stosb, as the kernel's clear_page
+ * does on CPUs with ERMS: what the kernel pays to zero a fresh page,
+ * timed in user space on pages already faulted. */
+static inline void ku_zero(void *base, size_t bytes)
+{
+#if defined(__x86_64__)
+	void *d = base;
+	size_t n = bytes;
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(0) : "memory");
+#else
+	memset(base, 0, bytes);
+#endif
+}
+
 extern volatile uint64_t ku_sink;
+
+/* A page-fault counter (software event, this thread, disabled): the kernels
+ * that prove each phase of a sample apart.  fd, or -1. */
+int ku_faults_open(void);
+void ku_fd_enable(int fd);
+void ku_fd_disable(int fd);
+/* The count, or UINT64_MAX when fd < 0 or the read failed. */
+uint64_t ku_fd_read(int fd);
 
 /* 0 when `bytes` is a non-zero whole number of the backing's pages, else 1
  * (skip) with the reason. */
@@ -88,9 +111,77 @@ size_t ku_page_bytes(const json_t *backing, enum backing_kind kind);
 
 /* Hold counts[ev] against the claim lo <= count / ops <= hi (with a slack of
  * a few events for the kernel's own bookkeeping).  Records
- * params["<event>_per_op"]; appends a flag naming the claim when contradicted.
- * Nothing is claimed when the event could not be counted. */
+ * params["<event>_per_op"] and one entry of params["counter_proof"]:
+ * {claim, event, per_op, expected: [lo, hi], kernel_included, verdict, why},
+ * verdict "holds", "contradicted", "cannot prove" (the event is blind in
+ * user-mode-only counting: its count proves nothing) or "not counted";
+ * appends a flag naming the claim when contradicted.  kernel_included is
+ * this process's swcount_kernel_allowed(). */
 void ku_claim(struct kernel_ctx *ctx, const uint64_t *counts, enum swc_event ev, uint64_t ops, double lo, double hi,
 	      const char *claim);
+/* The same with kernel_included given (counters opened user-only on purpose). */
+void ku_claim_mode(struct kernel_ctx *ctx, const uint64_t *counts, enum swc_event ev, uint64_t ops, double lo,
+		   double hi, const char *claim, int kernel_included);
+
+/* The parts of one measurement timed in the same samples: the gross
+ * operation and what is subtracted from it (a baseline doing the same
+ * minus the thing named), each bracketed on its own in every sample, so
+ * the subtraction is a measurement of this run, never a constant.  Only
+ * the samples at the latest iteration count are kept: the harness's
+ * calibration runs at other counts, its warm-up and timed samples at one. */
+#define KU_PARTS_MAX 6
+struct ku_parts {
+	unsigned n;
+	const char *name[KU_PARTS_MAX];
+	const char *what[KU_PARTS_MAX];
+	uint64_t ticks[KU_PARTS_MAX];
+	uint64_t ops[KU_PARTS_MAX]; /* operations each part's ticks cover */
+	uint64_t iters;             /* the iteration count of the samples kept */
+	unsigned samples;
+};
+
+/* Add a part; returns its index. */
+unsigned ku_parts_add(struct ku_parts *p, const char *name, const char *what);
+/* A new sample of `iters` operations begins (forgets other counts' samples). */
+void ku_parts_begin(struct ku_parts *p, uint64_t iters);
+/* Part i ran `ops` operations in `ticks` TSC ticks, in this sample. */
+static inline void ku_parts_time(struct ku_parts *p, unsigned i, uint64_t ticks, uint64_t ops)
+{
+	p->ticks[i] += ticks;
+	p->ops[i] += ops;
+}
+/* Mean ns per operation of part i (0 when it ran none). */
+double ku_parts_ns(const struct ku_parts *p, unsigned i);
+
+/* The measurement's params["components"] (results/schema.json $defs/components):
+ * {"parts": {name: {ns_per_op, what, measured: true}}, "gross", "baseline",
+ *  "scale", "net": {name, unit, value, formula, what}, "samples",
+ *  "iterations_per_sample", "how"}, net.value = (gross - baseline) * scale.
+ * Added parts derived from others (ku_components_derive) say measured: false
+ * with their formula.  Kept when params already has components (the
+ * separate counting pass of a KERNEL_COUNT_APART kernel must not replace
+ * the timed pass's).  Nothing when no sample was kept. */
+void ku_components(struct kernel_ctx *ctx, const struct ku_parts *p, unsigned gross, unsigned baseline, double scale,
+		   const char *net_name, const char *net_unit, const char *net_what, const char *how);
+/* A part of the components computed from two others: a - b, per op (a or b
+ * "net": the net value); measured: false, with its formula.  Only once. */
+void ku_components_derive(struct kernel_ctx *ctx, const char *name, const char *a, const char *b, const char *what);
+
+/* What a process holds in the VMA that contains addr, from /proc/self/smaps:
+ * bytes of private dirty memory (copies it made), AnonHugePages, and the
+ * hugetlb pages private to it.  0, or -1 when smaps cannot be read. */
+struct ku_vma_mem {
+	uint64_t rss_bytes;
+	uint64_t private_dirty_bytes;
+	uint64_t anon_huge_bytes;
+	uint64_t private_hugetlb_bytes;
+	uint64_t shared_hugetlb_bytes;
+};
+int ku_vma_mem(const void *addr, struct ku_vma_mem *out);
+/* Parse smaps text (for tests): the VMA containing addr. */
+int ku_vma_mem_parse(const char *text, uintptr_t addr, struct ku_vma_mem *out);
+
+/* A /proc/vmstat counter (thp_split_pmd, ...), or -1 when absent. */
+long long ku_vmstat(const char *name);
 
 #endif

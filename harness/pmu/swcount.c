@@ -2,7 +2,10 @@
 #include "harness/pmu/swcount.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -25,27 +28,35 @@ const char *swcount_name(enum swc_event ev)
 	return events[ev].name;
 }
 
-int swcount_open(struct swcount *sc, pid_t tid, int inherit, nb_error *err)
+static long open_one(uint64_t config, pid_t tid, int inherit, int exclude_kernel)
+{
+	struct perf_event_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = config;
+	attr.disabled = 1;
+	attr.inherit = inherit ? 1 : 0;
+	attr.exclude_kernel = exclude_kernel ? 1 : 0;
+	return syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static int open_all(struct swcount *sc, pid_t tid, int inherit, int user_only, nb_error *err)
 {
 	int opened = 0, last_errno = 0;
 	for (int i = 0; i < SWC_COUNT; i++) {
-		struct perf_event_attr attr;
-		memset(&attr, 0, sizeof(attr));
-		attr.size = sizeof(attr);
-		attr.type = PERF_TYPE_SOFTWARE;
-		attr.config = events[i].config;
-		attr.disabled = 1;
-		attr.inherit = inherit ? 1 : 0;
 		/* Kernel-side faults and switches are what we want to see; with
-		 * perf_event_paranoid = 2 user-only counting still works. */
-		attr.exclude_kernel = 0;
-		long fd = syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-		if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-			attr.exclude_kernel = 1;
-			fd = syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+		 * perf_event_paranoid >= 2 and no privilege only user-mode
+		 * counting is allowed, and what that cannot see is marked. */
+		int excl = user_only;
+		long fd = open_one(events[i].config, tid, inherit, excl);
+		if (fd < 0 && !excl && (errno == EACCES || errno == EPERM)) {
+			excl = 1;
+			fd = open_one(events[i].config, tid, inherit, excl);
 		}
 		sc->fd[i] = (int)fd;
 		sc->open_errno[i] = fd < 0 ? errno : 0;
+		sc->user_only[i] = fd >= 0 && excl;
 		if (fd >= 0)
 			opened++;
 		else
@@ -55,6 +66,56 @@ int swcount_open(struct swcount *sc, pid_t tid, int inherit, nb_error *err)
 		return nb_fail(err, "cannot open software perf events: %s (check /proc/sys/kernel/perf_event_paranoid)",
 			       strerror(last_errno));
 	return 0;
+}
+
+int swcount_open(struct swcount *sc, pid_t tid, int inherit, nb_error *err)
+{
+	return open_all(sc, tid, inherit, 0, err);
+}
+
+int swcount_open_user_only(struct swcount *sc, pid_t tid, int inherit, nb_error *err)
+{
+	return open_all(sc, tid, inherit, 1, err);
+}
+
+int swcount_blind_user_only(enum swc_event ev)
+{
+	return ev == SWC_CONTEXT_SWITCHES || ev == SWC_CPU_MIGRATIONS;
+}
+
+int swcount_paranoid(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+	int v = INT_MIN;
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = INT_MIN;
+		fclose(f);
+	}
+	return v;
+}
+
+int swcount_kernel_allowed(char *why, size_t whylen)
+{
+	/* -1 not probed yet; the answer cannot change within a process. */
+	static int allowed = -1;
+	static int probe_errno;
+	if (allowed < 0) {
+		long fd = open_one(PERF_COUNT_SW_CONTEXT_SWITCHES, 0, 0, 0);
+		probe_errno = fd < 0 ? errno : 0;
+		allowed = fd >= 0 || (probe_errno != EACCES && probe_errno != EPERM);
+		if (fd >= 0)
+			close((int)fd);
+	}
+	if (why && whylen) {
+		if (allowed)
+			snprintf(why, whylen, "kernel included");
+		else
+			snprintf(why, whylen, "kernel excluded: perf_event_paranoid is %d and this process has neither "
+				 "CAP_PERFMON nor CAP_SYS_ADMIN, so only user-mode counting is allowed (%s)",
+				 swcount_paranoid(), strerror(probe_errno));
+	}
+	return allowed;
 }
 
 void swcount_reset(struct swcount *sc)
@@ -82,7 +143,9 @@ void swcount_read(const struct swcount *sc, uint64_t out[SWC_COUNT])
 {
 	for (int i = 0; i < SWC_COUNT; i++) {
 		uint64_t v;
-		if (sc->fd[i] >= 0 && read(sc->fd[i], &v, sizeof(v)) == (ssize_t)sizeof(v))
+		if (sc->fd[i] >= 0 && sc->user_only[i] && swcount_blind_user_only((enum swc_event)i))
+			out[i] = UINT64_MAX;
+		else if (sc->fd[i] >= 0 && read(sc->fd[i], &v, sizeof(v)) == (ssize_t)sizeof(v))
 			out[i] = v;
 		else
 			out[i] = UINT64_MAX;
@@ -100,12 +163,23 @@ void swcount_close(struct swcount *sc)
 
 json_t *swcount_json(const struct swcount *sc, const uint64_t counts[SWC_COUNT])
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *blind = json_array();
+	int opened = 0, user_only = 0;
 	for (int i = 0; i < SWC_COUNT; i++) {
 		if (sc->fd[i] < 0 || counts[i] == UINT64_MAX)
 			json_object_set_new(o, events[i].name, json_null());
 		else
 			json_object_set_new(o, events[i].name, json_integer((json_int_t)counts[i]));
+		if (sc->fd[i] >= 0) {
+			opened = 1;
+			user_only |= sc->user_only[i];
+			if (sc->user_only[i] && swcount_blind_user_only((enum swc_event)i))
+				json_array_append_new(blind, json_string(events[i].name));
+		}
 	}
+	json_object_set_new(o, "includes_kernel", opened ? json_boolean(!user_only) : json_null());
+	int par = swcount_paranoid();
+	json_object_set_new(o, "perf_event_paranoid", par == INT_MIN ? json_null() : json_integer(par));
+	json_object_set_new(o, "user_mode_blind", blind);
 	return o;
 }
