@@ -14,6 +14,16 @@
  * the PUs used, PCID support and the kernel's page-table isolation, which
  * change what a switch costs.  Partners are reaped on every path (childguard)
  * and every wait for the other side is bounded by the watchdog.
+ *
+ * The round trip also pays for its system calls and the touching.  As
+ * lmbench's lat_ctx subtracts the cost of passing its token through pipes
+ * within one process, every sample here also times the same calls (two
+ * one-byte writes and two reads over a pipe of the measuring side's own;
+ * two sched_yield()s with the partner parked) and the same reads of both
+ * working sets, with no switch: params.components.net is the round trip
+ * minus that, per switch.  Across PUs nothing switches: each side's PU
+ * only idles, so a hand-off there is a wake-up IPI and an exit from idle,
+ * no address-space switch, and it is labelled so (params.handoff).
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -46,8 +56,13 @@ struct cs_state {
 	pid_t child;
 	pthread_t thread;
 	int thread_started;
-	atomic_int turn;            /* yield: 1 = partner's turn */
+	atomic_int turn;            /* yield: 1 = partner's turn, 2 = park (block on park_fd) */
+	atomic_int parked;          /* yield: the partner is (about to be) blocked on park_fd */
 	atomic_int stop;
+	int self_pipe[2];           /* the baseline: the same calls on a pipe nobody waits on */
+	int park[2];                /* yield: the partner blocks here during the baseline */
+	struct ku_parts parts;
+	unsigned p_rt, p_base;
 	struct sigaction old_pipe;
 	int pipe_saved;
 };
@@ -109,9 +124,20 @@ static void *thread_partner(void *arg)
 	}
 	uint64_t sum = 0;
 	for (;;) {
-		while (atomic_load_explicit(&st->turn, memory_order_acquire) != 1) {
+		int t;
+		while ((t = atomic_load_explicit(&st->turn, memory_order_acquire)) != 1) {
 			if (atomic_load_explicit(&st->stop, memory_order_relaxed))
 				goto out;
+			if (t == 2) {
+				/* Off the run queue while the baseline runs: a
+				 * sched_yield() there then switches to nobody. */
+				char c;
+				atomic_store(&st->parked, 1);
+				while (read(st->park[0], &c, 1) < 0 && errno == EINTR)
+					;
+				atomic_store(&st->parked, 0);
+				continue;
+			}
 			sched_yield();
 		}
 		if (st->touch)
@@ -135,9 +161,28 @@ static void cs_teardown(struct kernel_ctx *ctx)
 	struct cs_state *st = ctx->priv;
 	if (!st)
 		return;
+	if (st->parts.samples) {
+		int same = st->pus[0] == st->pus[1];
+		ku_components(ctx, &st->parts, st->p_rt, st->p_base, 0.5, same ? "switch" : "handoff",
+			      same ? "ns_per_switch" : "ns_per_handoff",
+			      same ? "one context switch: the round trip minus the same system calls and reads without "
+				     "a switch, halved"
+				   : "one hand-off to the other PU: a wake-up IPI and an exit from idle there (no "
+				     "switch, no address-space change), the same calls and reads subtracted",
+			      st->kind == CS_YIELD
+				      ? "paired in every sample: the round trips (timed), then the partner parked and two "
+					"sched_yield() and the two working-set reads per round trip (timed): a yield with "
+					"nobody else runnable switches to nobody; means over the samples at the final "
+					"iteration count"
+				      : "paired in every sample: the round trips (timed), then per round trip two one-byte "
+					"writes and two reads on a pipe of the measuring side's own that nobody waits on, "
+					"and the two working-set reads (timed), as lat_ctx measures its overhead; means over "
+					"the samples at the final iteration count");
+	}
 	/* Closing our end ends a pipe partner's loop (EOF); the flag a yielder's. */
 	close_fd(&st->to_partner[1]);
 	atomic_store(&st->stop, 1);
+	close_fd(&st->park[1]); /* a parked yielder wakes to see stop */
 	if (st->child > 0) {
 		nb_error err;
 		if (childguard_wait(st->child, NULL, &err))
@@ -155,6 +200,9 @@ static void cs_teardown(struct kernel_ctx *ctx)
 	close_fd(&st->to_partner[0]);
 	close_fd(&st->from_partner[0]);
 	close_fd(&st->from_partner[1]);
+	close_fd(&st->self_pipe[0]);
+	close_fd(&st->self_pipe[1]);
+	close_fd(&st->park[0]);
 	if (st->pipe_saved)
 		sigaction(SIGPIPE, &st->old_pipe, NULL);
 	if (st->a.map_base)
@@ -186,6 +234,14 @@ static int cs_setup_(struct kernel_ctx *ctx, enum cs_kind kind, nb_error *err)
 	st->pus[1] = pus[1];
 	st->touch = ws;
 	st->to_partner[0] = st->to_partner[1] = st->from_partner[0] = st->from_partner[1] = -1;
+	st->self_pipe[0] = st->self_pipe[1] = st->park[0] = st->park[1] = -1;
+	st->p_rt = ku_parts_add(&st->parts, "roundtrip", "one round trip: two hand-offs, each side reading its working "
+				"set after its own");
+	st->p_base = ku_parts_add(&st->parts, "calls_without_switch",
+				  kind == CS_YIELD ? "two sched_yield() with the partner parked, and both working-set reads "
+						     "(subtracted)"
+						   : "two one-byte pipe writes and two reads on a pipe nobody waits on, and "
+						     "both working-set reads (subtracted)");
 	int rc;
 	if (ws) {
 		if ((rc = buffer_alloc(&st->a, ctx->backing, ws, err)) != 0 ||
@@ -203,9 +259,27 @@ static int cs_setup_(struct kernel_ctx *ctx, enum cs_kind kind, nb_error *err)
 	json_object_set_new(ctx->params, "touch_bytes_per_switch", json_integer((json_int_t)ws));
 	json_object_set_new(ctx->params, "switches_per_roundtrip", json_integer(2));
 	record_machine(ctx->params);
-	ctx->alt_metric = "ns_per_switch";
-	ctx->alt_per_op = 0.5;
+	/* What one hand-off is, so no reader takes a cross-PU figure for a switch. */
+	int same = place == KERNEL_SAME_PU;
+	json_object_set_new(ctx->params, "handoff",
+			    json_pack("{s:s, s:b, s:b, s:b, s:s}", "kind",
+				      !same ? "cross-pu wake-up"
+				      : kind == CS_PIPE_PROC ? "address-space switch"
+							     : "thread switch in one address space",
+				      "context_switch", same, "address_space_switch", same && kind == CS_PIPE_PROC,
+				      "wakeup_ipi", !same, "what",
+				      !same ? "each side waits on its own PU, which idles: a hand-off is a wake-up IPI "
+					      "to the other PU and its exit from idle; no context switch between the "
+					      "two sides and no address-space switch"
+				      : kind == CS_PIPE_PROC ? "both processes on one PU: every hand-off switches "
+							       "context and address space (CR3)"
+							     : "both threads on one PU: every hand-off switches context, "
+							       "not address space"));
 
+	if (pipe2(st->self_pipe, O_CLOEXEC))
+		return nb_fail(err, "%s: cannot create the baseline pipe: %s", ctx->desc->name, strerror(errno));
+	if (kind == CS_YIELD && pipe2(st->park, O_CLOEXEC))
+		return nb_fail(err, "%s: cannot create the parking pipe: %s", ctx->desc->name, strerror(errno));
 	if (kind != CS_YIELD) {
 		if (pipe2(st->to_partner, O_CLOEXEC) || pipe2(st->from_partner, O_CLOEXEC))
 			return nb_fail(err, "%s: cannot create pipes: %s", ctx->desc->name, strerror(errno));
@@ -318,9 +392,63 @@ static int pipe_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, 
 	}
 	uint64_t t1 = tsc_end();
 	watchdog_disarm();
+	if (rc)
+		return rc;
+	ku_parts_begin(&st->parts, iters);
+	ku_parts_time(&st->parts, st->p_rt, t1 - t0, iters);
+	/* The same calls and reads with no switch: the byte written is there
+	 * to read at once, and no one waits on this pipe to be woken. */
+	int bad = 0;
+	uint64_t t2 = tsc_begin();
+	for (uint64_t i = 0; i < iters; i++) {
+		char d;
+		bad |= write(st->self_pipe[1], &c, 1) != 1;
+		bad |= read(st->self_pipe[0], &d, 1) != 1;
+		if (st->touch)
+			sum += ku_read_lines(st->b.base, st->touch);
+		bad |= write(st->self_pipe[1], &c, 1) != 1;
+		bad |= read(st->self_pipe[0], &d, 1) != 1;
+		if (st->touch)
+			sum += ku_read_lines(st->a.base, st->touch);
+	}
+	uint64_t t3 = tsc_end();
+	ku_parts_time(&st->parts, st->p_base, t3 - t2, iters);
 	ku_sink = sum;
+	if (bad)
+		return nb_fail(err, "%s: the baseline pipe failed: %s", ctx->desc->name, strerror(errno));
 	*ticks = t1 - t0;
-	return rc;
+	return 0;
+}
+
+/* Park the yield partner (blocked on a pipe read, off the run queue) and
+ * time the round trip's calls without it; then let it go. */
+static int yield_baseline(struct cs_state *st, uint64_t iters, uint64_t *sum, nb_error *err)
+{
+	uint64_t deadline = tsc_begin() + (uint64_t)(CHILDGUARD_TIMEOUT_S * 1e9 * tsc_ticks_per_ns());
+	atomic_store_explicit(&st->turn, 2, memory_order_release);
+	while (!atomic_load(&st->parked)) {
+		sched_yield();
+		if (tsc_begin() > deadline)
+			return nb_fail(err, "yield: the partner did not park within %.0f s", CHILDGUARD_TIMEOUT_S);
+	}
+	/* It set parked just before its read: one more turn lets it block. */
+	sched_yield();
+	uint64_t t0 = tsc_begin();
+	for (uint64_t i = 0; i < iters; i++) {
+		sched_yield();
+		if (st->touch)
+			*sum += ku_read_lines(st->b.base, st->touch);
+		sched_yield();
+		if (st->touch)
+			*sum += ku_read_lines(st->a.base, st->touch);
+	}
+	uint64_t t1 = tsc_end();
+	ku_parts_time(&st->parts, st->p_base, t1 - t0, iters);
+	atomic_store_explicit(&st->turn, 0, memory_order_release);
+	char c = 'p';
+	if (write(st->park[1], &c, 1) != 1)
+		return nb_fail(err, "yield: cannot wake the parked partner: %s", strerror(errno));
+	return 0;
 }
 
 static int yield_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
@@ -342,9 +470,12 @@ static int yield_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks,
 			sum += ku_read_lines(st->a.base, st->touch);
 	}
 	uint64_t t1 = tsc_end();
+	ku_parts_begin(&st->parts, iters);
+	ku_parts_time(&st->parts, st->p_rt, t1 - t0, iters);
+	int rc = yield_baseline(st, iters, &sum, err);
 	ku_sink = sum;
 	*ticks = t1 - t0;
-	return 0;
+	return rc;
 }
 
 static void cs_check(struct kernel_ctx *ctx, const uint64_t *counts, uint64_t ops)
@@ -367,7 +498,8 @@ const struct kernel_desc kernel_pipe_proc = {
 	.name = "pipe-proc",
 	.family = "ctxsw",
 	.metric = "ns_per_roundtrip",
-	.summary = "ping-pong over pipes between two processes (address-space switch), touching a working set",
+	.summary = "ping-pong over pipes between two processes (address-space switch on one PU), touching a working set; "
+		   "per switch net of the calls in params.components",
 	.params_help = "--placement same-pu|cross-pu; --size: working set read after every switch (0 = none)",
 	.flags = KERNEL_COUNTS_CHILDREN | KERNEL_USES_PLACEMENT | KERNEL_COUNT_APART,
 	.setup = pipe_proc_setup,
@@ -381,7 +513,8 @@ const struct kernel_desc kernel_pipe_thread = {
 	.name = "pipe-thread",
 	.family = "ctxsw",
 	.metric = "ns_per_roundtrip",
-	.summary = "ping-pong over pipes between two threads of one process (no address-space switch)",
+	.summary = "ping-pong over pipes between two threads of one process (no address-space switch); per switch net "
+		   "of the calls in params.components",
 	.params_help = "--placement same-pu|cross-pu; --size: working set read after every switch (0 = none)",
 	.flags = KERNEL_COUNTS_CHILDREN | KERNEL_USES_PLACEMENT | KERNEL_COUNT_APART,
 	.setup = pipe_thread_setup,
@@ -395,7 +528,7 @@ const struct kernel_desc kernel_yield = {
 	.name = "yield",
 	.family = "ctxsw",
 	.metric = "ns_per_roundtrip",
-	.summary = "sched_yield ping-pong between two threads on one PU",
+	.summary = "sched_yield ping-pong between two threads on one PU; per switch net of the calls in params.components",
 	.params_help = "--size: working set read after every switch (0 = none); always same-pu",
 	.flags = KERNEL_COUNTS_CHILDREN | KERNEL_COUNT_APART,
 	.setup = yield_setup,
