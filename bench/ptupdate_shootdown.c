@@ -11,8 +11,15 @@
  * made writable again by mprotect (only by a write fault), so a read-only
  * flip would stop changing anything after the first.  The TLB-shootdown
  * interrupts counted in /proc/interrupts are recorded as proof.
+ *
+ * The IPI share is measured in every sample: after the timed pairs, a
+ * single-threaded process forked at setup (no copy of the region, its own
+ * region of the backing, pinned to the measuring PU, so its address space has
+ * never run anywhere else) times the same pairs: T=1, with the same
+ * touchers loading the machine.  params.components.net = T minus that.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -20,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/childguard.h"
 #include "bench/kutil.h"
@@ -49,6 +58,13 @@ struct sd_state {
 	struct toucher t[MAX_THREADS];
 	long long tlb_before;
 	uint64_t ops; /* every op run, calibration included, to set against tlb irqs */
+	/* The T=1 baseline: a single-threaded helper process on the measuring PU. */
+	pid_t helper;
+	int cmd[2], res[2];
+	struct ku_parts parts;
+	unsigned p_t, p_one;
+	long long base_tlb; /* TLB-shootdown irqs during the baselines (-1 unknown) */
+	uint64_t base_ops;
 };
 
 /* Sum of the "TLB:" (TLB shootdowns) row of /proc/interrupts, -1 if absent. */
@@ -118,6 +134,107 @@ static void stop_touchers(struct sd_state *st)
 
 static void sd_teardown(struct kernel_ctx *ctx);
 
+/* The helper: its own populated region of the backing, the size of the
+ * measured one (mprotect of a page splits its VMA and merges it back: the
+ * same work on the same layout), then on each command (iters) the pairs on
+ * its first page timed, the ticks sent back; 0 or EOF ends it. */
+static void helper_main(struct sd_state *st, enum backing_kind kind, size_t bytes, int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	struct ku_region r;
+	uint64_t ready = 0;
+	if (sched_setaffinity(0, sizeof(set), &set) != 0 || ku_map(&r, kind, bytes) != 0)
+		ready = UINT64_MAX;
+	else
+		ku_write_4k(r.base, r.bytes);
+	if (write(st->res[1], &ready, sizeof(ready)) != (ssize_t)sizeof(ready) || ready)
+		_exit(1);
+	for (;;) {
+		uint64_t iters;
+		ssize_t n = read(st->cmd[0], &iters, sizeof(iters));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(iters) || iters == 0)
+			_exit(0);
+		int bad = 0;
+		uint64_t t0 = tsc_begin();
+		for (uint64_t i = 0; i < iters; i++) {
+			bad |= mprotect(r.base, st->page_bytes, PROT_NONE);
+			bad |= mprotect(r.base, st->page_bytes, PROT_READ | PROT_WRITE);
+		}
+		uint64_t t1 = tsc_end();
+		uint64_t ticks = bad ? UINT64_MAX : t1 - t0;
+		if (write(st->res[1], &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
+			_exit(1);
+	}
+}
+
+/* Read one answer of the helper, bounded by the watchdog when armed. */
+static int helper_answer(struct sd_state *st, uint64_t *v, nb_error *err)
+{
+	for (;;) {
+		ssize_t n = read(st->res[0], v, sizeof(*v));
+		if (n == (ssize_t)sizeof(*v))
+			return 0;
+		if (n < 0 && errno == EINTR && !watchdog_expired())
+			continue;
+		return nb_fail(err, "shootdown: the T=1 helper process %s",
+			       n == 0 ? "went away" : n < 0 && errno == EINTR ? "did not answer in time" : "failed");
+	}
+}
+
+static int helper_start(struct kernel_ctx *ctx, struct sd_state *st, nb_error *err)
+{
+	if (pipe2(st->cmd, O_CLOEXEC) || pipe2(st->res, O_CLOEXEC))
+		return nb_fail(err, "shootdown: cannot create the helper's pipes: %s", strerror(errno));
+	/* No copy of the region: the helper's address space holds only its own page. */
+	if (madvise(st->buf.base, st->buf.bytes, MADV_DONTFORK) != 0)
+		return nb_fail(err, "shootdown: madvise(MADV_DONTFORK) failed: %s", strerror(errno));
+	pid_t pid = childguard_fork(err);
+	if (pid == 0) {
+		close(st->cmd[1]);
+		close(st->res[0]);
+		helper_main(st, ctx->backing, ctx->working_set_bytes, ctx->cpu);
+	}
+	madvise(st->buf.base, st->buf.bytes, MADV_DOFORK);
+	if (pid < 0)
+		return -1;
+	st->helper = pid;
+	close(st->cmd[0]);
+	close(st->res[1]);
+	st->cmd[0] = st->res[1] = -1;
+	uint64_t ready;
+	watchdog_arm(CHILDGUARD_TIMEOUT_S);
+	int rc = helper_answer(st, &ready, err);
+	watchdog_disarm();
+	if (!rc && ready)
+		rc = nb_fail(err, "shootdown: the T=1 helper could not pin itself or map its %s region",
+			     backing_name(ctx->backing));
+	return rc;
+}
+
+static void helper_stop(struct sd_state *st)
+{
+	if (st->cmd[1] >= 0)
+		close(st->cmd[1]); /* EOF: the helper exits */
+	st->cmd[1] = -1;
+	if (st->helper > 0) {
+		nb_error err;
+		if (childguard_wait(st->helper, NULL, &err))
+			nb_warn("%s", err.msg);
+	}
+	st->helper = 0;
+	for (int i = 0; i < 2; i++) {
+		if (st->res[i] >= 0)
+			close(st->res[i]);
+		if (st->cmd[i] >= 0)
+			close(st->cmd[i]);
+		st->res[i] = st->cmd[i] = -1;
+	}
+}
+
 static int sd_setup_(struct kernel_ctx *ctx, nb_error *err)
 {
 	int T = ctx->opt->threads > 0 ? ctx->opt->threads : 1;
@@ -136,10 +253,21 @@ static int sd_setup_(struct kernel_ctx *ctx, nb_error *err)
 	if (!st)
 		return nb_fail(err, "out of memory");
 	ctx->priv = st;
+	st->cmd[0] = st->cmd[1] = st->res[0] = st->res[1] = -1;
 	st->page_bytes = backing_page_bytes(ctx->backing);
 	if ((rc = buffer_alloc(&st->buf, ctx->backing, ctx->working_set_bytes, err)) != 0)
 		return rc;
 	ctx->backing_json = buffer_json(&st->buf);
+	/* The helper's region of a hugetlb backing comes from the pool. */
+	if ((rc = ku_reserve(ctx->backing, ctx->working_set_bytes / st->page_bytes, err)) != 0 ||
+	    (rc = helper_start(ctx, st, err)) != 0)
+		return rc;
+	st->p_t = ku_parts_add(&st->parts, "mprotect_pair", "the pair with T-1 threads of this address space "
+			       "reading on other PUs: every PROT_NONE shoots down their TLBs");
+	st->p_one = ku_parts_add(&st->parts, "mprotect_pair_alone",
+				 "the same pair in a single-threaded process on the measuring PU whose address space "
+				 "never ran elsewhere (T=1: a local flush only), the touchers still running (subtracted)");
+	st->base_tlb = 0;
 
 	json_t *used = json_array();
 	json_array_append_new(used, json_integer(pus[0]));
@@ -202,6 +330,31 @@ static int sd_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb
 	st->ops += iters;
 	if (bad)
 		return nb_fail(err, "shootdown: mprotect failed: %s", strerror(errno));
+	/* The T=1 pairs, timed by the helper while this thread waits. */
+	uint64_t one = 0;
+	long long irq0 = tlb_shootdown_irqs();
+	watchdog_arm(CHILDGUARD_TIMEOUT_S);
+	int rc = write(st->cmd[1], &iters, sizeof(iters)) == (ssize_t)sizeof(iters)
+			 ? helper_answer(st, &one, err)
+			 : nb_fail(err, "shootdown: cannot reach the T=1 helper: %s", strerror(errno));
+	watchdog_disarm();
+	if (rc)
+		return rc;
+	if (one == UINT64_MAX)
+		return nb_fail(err, "shootdown: mprotect failed in the T=1 helper");
+	long long irq1 = tlb_shootdown_irqs();
+	ku_parts_begin(&st->parts, iters);
+	if (st->parts.samples == 1) {
+		st->base_tlb = 0;
+		st->base_ops = 0;
+	}
+	ku_parts_time(&st->parts, st->p_t, t1 - t0, iters);
+	ku_parts_time(&st->parts, st->p_one, one, iters);
+	if (irq0 < 0 || irq1 < 0 || st->base_tlb < 0)
+		st->base_tlb = -1;
+	else
+		st->base_tlb += irq1 - irq0;
+	st->base_ops += iters;
 	*ticks = t1 - t0;
 	return 0;
 }
@@ -212,6 +365,21 @@ static void sd_teardown(struct kernel_ctx *ctx)
 	if (!st)
 		return;
 	long long after = tlb_shootdown_irqs();
+	helper_stop(st);
+	if (st->parts.samples) {
+		ku_components(ctx, &st->parts, st->p_t, st->p_one, 1, "ipi", "ns_per_mprotect_pair",
+			      "the TLB-shootdown share of one pair: T minus T=1, the IPIs to the T-1 other PUs and "
+			      "waiting for their acknowledgement",
+			      "paired in every sample: the pairs with T-1 touchers (timed), then the same number of "
+			      "pairs timed in a single-threaded helper process on the measuring PU; means over the "
+			      "samples at the final iteration count");
+		json_t *c = json_object_get(ctx->params, "components");
+		if (c && !json_object_get(c, "baseline_tlb_shootdown_irqs_per_op"))
+			json_object_set_new(c, "baseline_tlb_shootdown_irqs_per_op",
+					    st->base_tlb < 0 || !st->base_ops
+						    ? json_null()
+						    : json_real((double)st->base_tlb / (double)st->base_ops));
+	}
 	stop_touchers(st);
 	if (st->ops && st->tlb_before >= 0 && after >= 0)
 		json_object_set_new(ctx->params, "tlb_shootdown_irqs_per_op",
