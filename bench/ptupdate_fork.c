@@ -375,14 +375,14 @@ static void cow_record(struct kernel_ctx *ctx)
 
 static void cow_check(struct kernel_ctx *ctx, const uint64_t *counts, uint64_t ops)
 {
-	/* Each timed write faults; fork and exit add a few faults per child
-	 * (its stack, libc data), and the first child of a sample reading its
-	 * smaps some more, hence the loose upper bound.  The exact count of the
-	 * timed writes alone is params.cow_copy.timed_faults_per_fault. */
-	json_int_t per_fork = json_integer_value(json_object_get(ctx->params, "cow_pages_per_fork"));
-	double forks_per_op = per_fork > 0 ? 1.0 / (double)per_fork : 1.0;
-	ku_claim(ctx, counts, SWC_PAGE_FAULTS, ops, 1, 1 + 320 * forks_per_op,
-		 "one copy-on-write fault per page the child writes");
+	/* Each timed write faults; fork and exit add faults of their own per
+	 * child (its stack, libc data; many more under a sanitizer) and the
+	 * first child of a sample reading its smaps some more: over the whole
+	 * sample only the lower bound is a claim.  The exact count of the timed
+	 * writes alone, one per page, is params.cow_copy.timed_faults_per_fault
+	 * (flagged in cow_record when it is not). */
+	ku_claim(ctx, counts, SWC_PAGE_FAULTS, ops, 1, 1e9,
+		 "at least one copy-on-write fault per page the child writes");
 }
 
 static void cow_teardown(struct kernel_ctx *ctx)
