@@ -46,6 +46,23 @@ pus() {
 	jq -e '[.measurements[] | select(.skipped == null)] | length == 6' "$OUT"
 	jq -e '.measurements[] | select(.kernel == "fault") | .counters.page_faults == .counters.ops_counted' "$OUT"
 	jq -e '.measurements[] | select(.kernel == "fault") | .alt_metrics.ns_per_mib.median > 0' "$OUT"
+	# fault: first touch minus rewrite, zeroing and the fault path apart, each page faulted once
+	jq -e '.measurements[] | select(.kernel == "fault") | .params as $p | $p.components as $c
+		| ($c.parts | has("first_touch") and has("rewrite") and has("zeroing") and has("fault_path"))
+		and ($c.net.value - ($c.parts.first_touch.ns_per_op - $c.parts.rewrite.ns_per_op) | fabs)
+			<= 1e-6 * ($c.parts.first_touch.ns_per_op + $c.parts.rewrite.ns_per_op)
+		and $c.net.unit == "ns_per_fault"
+		and $p.phase_faults.first_touch_faults == $p.phase_faults.pages
+		and $p.phase_faults.after_faults == 0' "$OUT"
+	# fork: the region's share = fork minus the empty-region fork
+	jq -e '.measurements[] | select(.kernel == "fork") | .params.components as $c
+		| ($c.net.value - ($c.parts.fork.ns_per_op - $c.parts.fork_without_region.ns_per_op) | fabs)
+			<= 1e-6 * ($c.parts.fork.ns_per_op + $c.parts.fork_without_region.ns_per_op)' "$OUT"
+	# fork-cow on 4K: one 4K page copied per fault, counted in the child
+	jq -e '.measurements[] | select(.kernel == "fork-cow") | .params.cow_copy
+		| .copied_bytes_per_fault == 4096 and .timed_faults_per_fault == 1' "$OUT"
+	jq -e '.measurements[] | select(.kernel == "fork-cow") | .alt_metrics.ns_per_mib_copied.median > 0' "$OUT"
+	jq -e 'all(.measurements[]; .counters.includes_kernel == true and (.counters.user_mode_blind | length) == 0)' "$OUT"
 	jq -e '.measurements[] | select(.kernel == "mmap-munmap" or .kernel == "madvise-dontneed")
 		| .counters.page_faults >= 512 * .counters.ops_counted' "$OUT"
 	jq -e '.measurements[] | select(.kernel == "mprotect") | .counters.page_faults <= 16' "$OUT"
@@ -65,8 +82,14 @@ pus() {
 	jq -e 'all(.measurements[]; .metric == "ns_per_roundtrip" and .params.placement == "same-pu"
 		and .counters.context_switches >= 2 * .counters.ops_counted
 		and .counters.cpu_migrations == 0
-		and .alt_metrics.ns_per_switch.median > 0
 		and (.params.pcid | type == "boolean") and has("params") and (.params | has("page_table_isolation")))' "$OUT"
+	# per switch: the round trip minus the same calls without a switch, halved
+	jq -e 'all(.measurements[]; .params.components as $c | $c.net.unit == "ns_per_switch"
+		and ($c.net.value - ($c.parts.roundtrip.ns_per_op - $c.parts.calls_without_switch.ns_per_op) / 2 | fabs)
+			<= 1e-6 * ($c.parts.roundtrip.ns_per_op + $c.parts.calls_without_switch.ns_per_op)
+		and .params.handoff.context_switch and (.params.handoff.wakeup_ipi | not))' "$OUT"
+	jq -e '[.measurements[] | select(.kernel == "pipe-proc") | .params.handoff.address_space_switch] | all' "$OUT"
+	jq -e '[.measurements[] | select(.kernel != "pipe-proc") | .params.handoff.address_space_switch] | any | not' "$OUT"
 	jq -e '[.measurements[] | select(.working_set_bytes == 0) | .backing.requested] | all(. == "none")' "$OUT"
 }
 
@@ -76,6 +99,9 @@ pus() {
 	assert_success
 	jq -e '.measurements[0].params.pus | length == 2 and .[0] != .[1]' "$OUT"
 	jq -e '.measurements[0].counters.cpu_migrations == 0' "$OUT"
+	# labelled for what it is: a wake-up IPI and an idle exit per hand-off, no switch
+	jq -e '.measurements[0].params | .handoff.kind == "cross-pu wake-up" and .handoff.wakeup_ipi
+		and (.handoff.address_space_switch | not) and .components.net.unit == "ns_per_handoff"' "$OUT"
 }
 
 @test "shootdown measures each thread count on distinct PUs" {
@@ -87,6 +113,34 @@ pus() {
 	jq -e '[.measurements[].params.threads] == [1, 2]' "$OUT"
 	jq -e '.measurements[1].params.pus | length == 2 and .[0] != .[1]' "$OUT"
 	jq -e 'all(.measurements[]; .counters.page_faults <= 16 and .counters.includes_children)' "$OUT"
+	# the IPI share: T minus the same pairs in a one-PU helper process (T=1), measured in each sample
+	jq -e 'all(.measurements[]; .params.components as $c | $c.net.name == "ipi"
+		and ($c.net.value - ($c.parts.mprotect_pair.ns_per_op - $c.parts.mprotect_pair_alone.ns_per_op) | fabs)
+			<= 1e-6 * ($c.parts.mprotect_pair.ns_per_op + $c.parts.mprotect_pair_alone.ns_per_op))' "$OUT"
+}
+
+@test "unprivileged: the counters say they exclude the kernel and the switch proof cannot prove" {
+	is_root || skip "needs root to drop to an unprivileged user"
+	command -v setpriv >/dev/null || skip "no setpriv"
+	[ "$(cat /proc/sys/kernel/perf_event_paranoid)" -ge 2 ] || skip "perf_event_paranoid < 2: user counting includes the kernel"
+	setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$NB" || skip "the build is not reachable by nobody"
+	# Bats' own temporary tree may not be reachable by nobody: a directory of its own.
+	local out
+	out=$(mktemp -d)
+	chmod 777 "$out"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run -k yield,fault -b 4k --size 64k \
+		--samples 3 --warmup 0 --sample-ms 2 -q -o "$out/r.json"
+	assert_success
+	run validate_schema "$out/r.json"
+	assert_success
+	jq -e 'all(.measurements[] | select(.skipped == null); .counters.includes_kernel == false
+		and .counters.context_switches == null and (.counters.user_mode_blind | index("context_switches")))' "$out/r.json"
+	jq -e '.measurements[] | select(.kernel == "yield") | .params.counter_proof[]
+		| select(.event == "context_switches") | .verdict == "cannot prove" and .kernel_included == false
+		and (.why | test("kernel included: false, cannot prove"))' "$out/r.json"
+	jq -e '[.measurements[] | .flags[] | select(test("contradict"))] | length == 0' "$out/r.json"
+	jq -e '[.measurements[] | select(.skipped == null)] | length == 2' "$out/r.json"
+	rm -rf "$out"
 }
 
 @test "more threads than PUs is a usage error, not a hang" {
