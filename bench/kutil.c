@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,9 +101,12 @@ static void proof_entry(struct kernel_ctx *ctx, const char *claim, enum swc_even
 		arr = json_array();
 		json_object_set_new(ctx->params, "counter_proof", arr);
 	}
-	json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:[f,f], s:b, s:s, s:s}", "claim", claim, "event",
+	int par = swcount_paranoid();
+	json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:[f,f], s:b, s:o, s:s, s:s}", "claim", claim, "event",
 					     swcount_name(ev), "per_op", per_op, "expected", lo, hi, "kernel_included",
-					     kernel_included, "verdict", verdict, "why", why));
+					     kernel_included, "perf_event_paranoid",
+					     par == INT_MIN ? json_null() : json_integer(par), "verdict", verdict, "why",
+					     why));
 }
 
 void ku_claim_mode(struct kernel_ctx *ctx, const uint64_t *counts, enum swc_event ev, uint64_t ops, double lo,

@@ -112,7 +112,8 @@ size_t ku_page_bytes(const json_t *backing, enum backing_kind kind);
 /* Hold counts[ev] against the claim lo <= count / ops <= hi (with a slack of
  * a few events for the kernel's own bookkeeping).  Records
  * params["<event>_per_op"] and one entry of params["counter_proof"]:
- * {claim, event, per_op, expected: [lo, hi], kernel_included, verdict, why},
+ * {claim, event, per_op, expected: [lo, hi], kernel_included,
+ * perf_event_paranoid, verdict, why},
  * verdict "holds", "contradicted", "cannot prove" (the event is blind in
  * user-mode-only counting: its count proves nothing) or "not counted";
  * appends a flag naming the claim when contradicted.  kernel_included is
@@ -153,7 +154,7 @@ static inline void ku_parts_time(struct ku_parts *p, unsigned i, uint64_t ticks,
 /* Mean ns per operation of part i (0 when it ran none). */
 double ku_parts_ns(const struct ku_parts *p, unsigned i);
 
-/* The measurement's params["components"] (results/schema.json $defs/components):
+/* The measurement's params["components"] (described in results/schema.json):
  * {"parts": {name: {ns_per_op, what, measured: true}}, "gross", "baseline",
  *  "scale", "net": {name, unit, value, formula, what}, "samples",
  *  "iterations_per_sample", "how"}, net.value = (gross - baseline) * scale.

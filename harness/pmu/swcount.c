@@ -163,7 +163,7 @@ void swcount_close(struct swcount *sc)
 
 json_t *swcount_json(const struct swcount *sc, const uint64_t counts[SWC_COUNT])
 {
-	json_t *o = json_object(), *blind = json_array();
+	json_t *o = json_object();
 	int opened = 0, user_only = 0;
 	for (int i = 0; i < SWC_COUNT; i++) {
 		if (sc->fd[i] < 0 || counts[i] == UINT64_MAX)
@@ -173,13 +173,10 @@ json_t *swcount_json(const struct swcount *sc, const uint64_t counts[SWC_COUNT])
 		if (sc->fd[i] >= 0) {
 			opened = 1;
 			user_only |= sc->user_only[i];
-			if (sc->user_only[i] && swcount_blind_user_only((enum swc_event)i))
-				json_array_append_new(blind, json_string(events[i].name));
 		}
 	}
+	/* The results reader takes flat numbers, booleans and nulls here: the
+	 * blind events are the nulls swcount_blind_user_only names. */
 	json_object_set_new(o, "includes_kernel", opened ? json_boolean(!user_only) : json_null());
-	int par = swcount_paranoid();
-	json_object_set_new(o, "perf_event_paranoid", par == INT_MIN ? json_null() : json_integer(par));
-	json_object_set_new(o, "user_mode_blind", blind);
 	return o;
 }

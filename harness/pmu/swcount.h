@@ -68,11 +68,10 @@ void swcount_stop(struct swcount *sc);
 void swcount_read(const struct swcount *sc, uint64_t out[SWC_COUNT]);
 void swcount_close(struct swcount *sc);
 
-/* {"page_faults": N, ..., "includes_kernel": bool, "perf_event_paranoid": N,
- * "user_mode_blind": [names]}: events that could not be opened, or are
- * blind in user mode, as null; includes_kernel false when any event opened
- * counts user mode only (null when none opened); user_mode_blind names the
- * events whose null means "counted, but blind in user mode". */
+/* {"page_faults": N, ..., "includes_kernel": bool}: events that could not be
+ * opened, or are blind in user mode, as null; includes_kernel false when
+ * the events count user mode only (then context_switches and
+ * cpu_migrations are null: blind there), null when none opened. */
 json_t *swcount_json(const struct swcount *sc, const uint64_t counts[SWC_COUNT]);
 
 #endif
