@@ -172,11 +172,11 @@ static void cs_teardown(struct kernel_ctx *ctx)
 			      st->kind == CS_YIELD
 				      ? "paired in every sample: the round trips (timed), then the partner parked and two "
 					"sched_yield() and the two working-set reads per round trip (timed): a yield with "
-					"nobody else runnable switches to nobody; means over the samples at the final "
+					"nobody else runnable switches to nobody; medians over the samples at the final "
 					"iteration count"
 				      : "paired in every sample: the round trips (timed), then per round trip two one-byte "
 					"writes and two reads on a pipe of the measuring side's own that nobody waits on, "
-					"and the two working-set reads (timed), as lat_ctx measures its overhead; means over "
+					"and the two working-set reads (timed), as lat_ctx measures its overhead; medians over "
 					"the samples at the final iteration count");
 	}
 	/* Closing our end ends a pipe partner's loop (EOF); the flag a yielder's. */

@@ -155,22 +155,78 @@ unsigned ku_parts_add(struct ku_parts *p, const char *name, const char *what)
 	return i;
 }
 
+/* The sample in progress, as ticks per op of each part (NAN: it ran none). */
+static void current_values(const struct ku_parts *p, double *out)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		out[i] = p->cur_ops[i] ? (double)p->cur_ticks[i] / (double)p->cur_ops[i] : NAN;
+}
+
 void ku_parts_begin(struct ku_parts *p, uint64_t iters)
 {
 	if (iters != p->iters) {
 		p->iters = iters;
 		p->samples = 0;
-		memset(p->ticks, 0, sizeof(p->ticks));
+		p->nv = 0;
 		memset(p->ops, 0, sizeof(p->ops));
+	} else if (p->samples > 0 && p->nv < KU_PARTS_SAMPLES) {
+		double cur[KU_PARTS_MAX];
+		current_values(p, cur);
+		for (unsigned i = 0; i < p->n; i++)
+			p->v[i][p->nv] = cur[i];
+		p->nv++;
 	}
+	memset(p->cur_ticks, 0, sizeof(p->cur_ticks));
+	memset(p->cur_ops, 0, sizeof(p->cur_ops));
 	p->samples++;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median of the finite values of v[0..n) (sorted in place); NAN when none. */
+static double median_of(double *v, unsigned n)
+{
+	unsigned m = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			v[m++] = v[i];
+	if (!m)
+		return NAN;
+	qsort(v, m, sizeof(*v), cmp_double);
+	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+/* Per-sample values of f(gross, baseline) (or of part a alone when b < 0),
+ * the sample in progress included, into a malloc'd array; its length in *n. */
+static double *sample_values(const struct ku_parts *p, unsigned a, int b, double scale, unsigned *n)
+{
+	double *v = malloc((KU_PARTS_SAMPLES + 1) * sizeof(*v));
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (unsigned s = 0; s < p->nv; s++)
+		v[(*n)++] = b < 0 ? p->v[a][s] : (p->v[a][s] - p->v[b][s]) * scale;
+	if (p->samples > p->nv) {
+		double cur[KU_PARTS_MAX];
+		current_values(p, cur);
+		v[(*n)++] = b < 0 ? cur[a] : (cur[a] - cur[b]) * scale;
+	}
+	return v;
 }
 
 double ku_parts_ns(const struct ku_parts *p, unsigned i)
 {
-	if (i >= p->n || p->ops[i] == 0)
+	if (i >= p->n)
 		return 0;
-	return (double)p->ticks[i] / tsc_ticks_per_ns() / (double)p->ops[i];
+	unsigned n;
+	double *v = sample_values(p, i, -1, 1, &n);
+	double m = v ? median_of(v, n) : NAN;
+	free(v);
+	return isnan(m) ? 0 : m / tsc_ticks_per_ns();
 }
 
 void ku_components(struct kernel_ctx *ctx, const struct ku_parts *p, unsigned gross, unsigned baseline, double scale,
@@ -184,15 +240,20 @@ void ku_components(struct kernel_ctx *ctx, const struct ku_parts *p, unsigned gr
 				    json_pack("{s:f, s:s, s:b, s:I}", "ns_per_op", ku_parts_ns(p, i), "what", p->what[i],
 					      "measured", 1, "ops", (json_int_t)p->ops[i]));
 	double net = (ku_parts_ns(p, gross) - ku_parts_ns(p, baseline)) * scale;
+	unsigned n;
+	double *v = sample_values(p, gross, (int)baseline, scale, &n);
+	double paired = v ? median_of(v, n) / tsc_ticks_per_ns() : NAN;
+	free(v);
 	char formula[160];
 	if (scale == 1)
 		snprintf(formula, sizeof(formula), "%s - %s", p->name[gross], p->name[baseline]);
 	else
 		snprintf(formula, sizeof(formula), "(%s - %s) * %g", p->name[gross], p->name[baseline], scale);
-	json_t *c = json_pack("{s:o, s:s, s:s, s:f, s:{s:s, s:s, s:f, s:s, s:s}, s:i, s:I, s:s}", "parts", parts,
+	json_t *c = json_pack("{s:o, s:s, s:s, s:f, s:{s:s, s:s, s:f, s:o, s:s, s:s}, s:i, s:I, s:s}", "parts", parts,
 			      "gross", p->name[gross], "baseline", p->name[baseline], "scale", scale, "net", "name",
-			      net_name, "unit", net_unit, "value", net, "formula", formula, "what", net_what, "samples",
-			      (int)p->samples, "iterations_per_sample", (json_int_t)p->iters, "how", how);
+			      net_name, "unit", net_unit, "value", net, "paired_median",
+			      isnan(paired) ? json_null() : json_real(paired), "formula", formula, "what", net_what,
+			      "samples", (int)p->samples, "iterations_per_sample", (json_int_t)p->iters, "how", how);
 	json_object_set_new(ctx->params, "components", c);
 }
 

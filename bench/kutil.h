@@ -129,16 +129,23 @@ void ku_claim_mode(struct kernel_ctx *ctx, const uint64_t *counts, enum swc_even
  * minus the thing named), each bracketed on its own in every sample, so
  * the subtraction is a measurement of this run, never a constant.  Only
  * the samples at the latest iteration count are kept: the harness's
- * calibration runs at other counts, its warm-up and timed samples at one. */
+ * calibration runs at other counts, its warm-up and timed samples at one.
+ * A part's value is the median over the kept samples of its ns per
+ * operation in each (one preempted sample on a shared machine must not
+ * move it, as it would a mean). */
 #define KU_PARTS_MAX 6
+#define KU_PARTS_SAMPLES 1024 /* samples kept per measurement; later ones are not */
 struct ku_parts {
 	unsigned n;
 	const char *name[KU_PARTS_MAX];
 	const char *what[KU_PARTS_MAX];
-	uint64_t ticks[KU_PARTS_MAX];
-	uint64_t ops[KU_PARTS_MAX]; /* operations each part's ticks cover */
-	uint64_t iters;             /* the iteration count of the samples kept */
-	unsigned samples;
+	uint64_t ops[KU_PARTS_MAX];       /* operations each part ran in the kept samples */
+	uint64_t cur_ticks[KU_PARTS_MAX]; /* the sample in progress */
+	uint64_t cur_ops[KU_PARTS_MAX];
+	double v[KU_PARTS_MAX][KU_PARTS_SAMPLES]; /* ticks per op of each completed sample (NAN: none) */
+	unsigned nv;                      /* completed samples in v */
+	uint64_t iters;                   /* the iteration count of the samples kept */
+	unsigned samples;                 /* kept samples, the one in progress included */
 };
 
 /* Add a part; returns its index. */
@@ -148,20 +155,22 @@ void ku_parts_begin(struct ku_parts *p, uint64_t iters);
 /* Part i ran `ops` operations in `ticks` TSC ticks, in this sample. */
 static inline void ku_parts_time(struct ku_parts *p, unsigned i, uint64_t ticks, uint64_t ops)
 {
-	p->ticks[i] += ticks;
+	p->cur_ticks[i] += ticks;
+	p->cur_ops[i] += ops;
 	p->ops[i] += ops;
 }
-/* Mean ns per operation of part i (0 when it ran none). */
+/* Median over the kept samples of part i's ns per operation (0 when it ran none). */
 double ku_parts_ns(const struct ku_parts *p, unsigned i);
 
 /* The measurement's params["components"] (described in results/schema.json):
- * {"parts": {name: {ns_per_op, what, measured: true}}, "gross", "baseline",
- *  "scale", "net": {name, unit, value, formula, what}, "samples",
- *  "iterations_per_sample", "how"}, net.value = (gross - baseline) * scale.
- * Added parts derived from others (ku_components_derive) say measured: false
- * with their formula.  Kept when params already has components (the
- * separate counting pass of a KERNEL_COUNT_APART kernel must not replace
- * the timed pass's).  Nothing when no sample was kept. */
+ * {"parts": {name: {ns_per_op, what, measured: true, ops}}, "gross",
+ *  "baseline", "scale", "net": {name, unit, value, paired_median, formula,
+ *  what}, "samples", "iterations_per_sample", "how"}:
+ * net.value = (gross - baseline) * scale of the part medians;
+ * net.paired_median the median of that difference sample by sample.
+ * Kept when params already has components (the separate counting pass of
+ * a KERNEL_COUNT_APART kernel must not replace the timed pass's).  Nothing
+ * when no sample was kept. */
 void ku_components(struct kernel_ctx *ctx, const struct ku_parts *p, unsigned gross, unsigned baseline, double scale,
 		   const char *net_name, const char *net_unit, const char *net_what, const char *how);
 /* A part of the components computed from two others: a - b, per op (a or b

@@ -125,7 +125,7 @@ static void pt_teardown(struct kernel_ctx *ctx)
 static const char fault_how[] =
 	"paired in every sample: each fresh region is first touched (timed), written again (timed) and zeroed "
 	"with rep stosb (timed), one write per 4K as in the first touch; the sample's value is first_touch - "
-	"rewrite per page; parts are means over the samples at the final iteration count (warm-up included)";
+	"rewrite per page; parts are medians over the samples at the final iteration count (warm-up included)";
 
 static int fault_setup_(struct kernel_ctx *ctx, nb_error *err)
 {

@@ -168,7 +168,7 @@ static void fork_only_teardown(struct kernel_ctx *ctx)
 			      "the populated region's share of one fork: copying (or, for hugetlb, sharing) its page "
 			      "tables and write-protecting them, and the child's teardown of them at exit",
 			      "paired in every sample: iters forks with the region (timed), then iters forks with the "
-			      "region marked MADV_DONTFORK, so fork copies nothing of it (timed); means over the "
+			      "region marked MADV_DONTFORK, so fork copies nothing of it (timed); medians over the "
 			      "samples at the final iteration count");
 	fork_teardown(ctx);
 }

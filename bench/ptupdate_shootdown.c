@@ -383,7 +383,7 @@ static void sd_teardown(struct kernel_ctx *ctx)
 			      "the TLB-shootdown share of one pair: T minus T=1, the IPIs to the T-1 other PUs and "
 			      "waiting for their acknowledgement",
 			      "paired in every sample: the pairs with T-1 touchers (timed), then the same number of "
-			      "pairs timed in a single-threaded helper process on the measuring PU; means over the "
+			      "pairs timed in a single-threaded helper process on the measuring PU; medians over the "
 			      "samples at the final iteration count");
 		json_t *c = json_object_get(ctx->params, "components");
 		if (c && !json_object_get(c, "baseline_tlb_shootdown_irqs_per_op"))
