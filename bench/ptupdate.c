@@ -142,8 +142,8 @@ static int fault_setup_(struct kernel_ctx *ctx, nb_error *err)
 				   "then the stores");
 	st->p_rewrite = ku_parts_add(&st->parts, "rewrite", "the same writes to the same page once faulted "
 				     "(subtracted: the stores without the fault)");
-	st->p_zero = ku_parts_add(&st->parts, "zeroing", "rep stosb over the faulted page, in user space: the "
-				  "share of the fault the kernel spends zeroing the page");
+	st->p_zero = ku_parts_add(&st->parts, "zeroing", "rep stosb over the faulted page in user space, its lines as warm as the kernel's own zeroing left "
+				  "them: an estimate of the share of the fault spent zeroing the page");
 	st->fd_touch = ku_faults_open();
 	st->fd_after = ku_faults_open();
 	return 0;
