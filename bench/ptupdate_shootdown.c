@@ -137,10 +137,10 @@ static void stop_touchers(struct sd_state *st)
 
 static void sd_teardown(struct kernel_ctx *ctx);
 
-/* The helper: its own populated region of the backing, the size of the
- * measured one (mprotect of a page splits its VMA and merges it back: the
- * same work on the same layout), then on each command (iters) the pairs on
- * its first page timed, the ticks sent back; 0 or EOF ends it. */
+/* The helper: its own region of the backing, the size of the measured one
+ * (mprotect of a page splits its VMA and merges it back: the same work on
+ * the same layout), its first page populated, then on each command (iters)
+ * the pairs on that page timed, the ticks sent back; 0 or EOF ends it. */
 static void helper_main(struct sd_state *st, enum backing_kind kind, size_t bytes, int cpu)
 {
 	cpu_set_t set;
@@ -151,7 +151,7 @@ static void helper_main(struct sd_state *st, enum backing_kind kind, size_t byte
 	if (sched_setaffinity(0, sizeof(set), &set) != 0 || ku_map(&r, kind, bytes) != 0)
 		ready = UINT64_MAX;
 	else
-		ku_write_4k(r.base, r.bytes);
+		ku_write_4k(r.base, st->page_bytes); /* the page it flips; mprotect walks no other */
 	if (write(st->res[1], &ready, sizeof(ready)) != (ssize_t)sizeof(ready) || ready)
 		_exit(1);
 	for (;;) {
@@ -270,7 +270,8 @@ static int sd_setup_(struct kernel_ctx *ctx, nb_error *err)
 	if ((rc = buffer_alloc(&st->buf, ctx->backing, ctx->working_set_bytes, err)) != 0)
 		return rc;
 	ctx->backing_json = buffer_json(&st->buf);
-	/* The helper's region of a hugetlb backing comes from the pool. */
+	/* The helper's region of a hugetlb backing comes from the pool (a
+	 * hugetlb mapping reserves all its pages when it is made). */
 	if ((rc = ku_reserve(ctx->backing, ctx->working_set_bytes / st->page_bytes, err)) != 0 ||
 	    (rc = helper_start(ctx, st, err)) != 0)
 		return rc;

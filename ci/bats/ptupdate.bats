@@ -206,3 +206,7 @@ interrupt_leaves_no_orphans() {
 @test "SIGINT during fork-cow leaves no child behind" {
 	interrupt_leaves_no_orphans -k fork-cow -b 4k --size 64m
 }
+
+@test "SIGINT during shootdown leaves no T=1 helper process behind" {
+	interrupt_leaves_no_orphans -k shootdown -b 4k --threads 1
+}
