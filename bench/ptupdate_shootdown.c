@@ -421,8 +421,10 @@ const struct kernel_desc kernel_shootdown = {
 	.name = "shootdown",
 	.family = "ptupdate",
 	.metric = "ns_per_mprotect_pair",
-	.summary = "TLB shootdown: unmap access to one page while T-1 threads on other PUs read the region",
-	.params_help = "--threads: PUs taking part (default 1, 2, 4, ..., all); --size: shared region",
+	.summary = "TLB shootdown: unmap access to one page while T-1 threads on other PUs read the region; the IPI "
+		   "share (T minus T=1, measured in each sample) in params.components",
+	.params_help = "--threads: PUs taking part (default 1, 2, 4, ..., all); --size: shared region; "
+		       "params.components: mprotect_pair, mprotect_pair_alone (a one-PU helper process, subtracted)",
 	.flags = KERNEL_COUNTS_CHILDREN | KERNEL_USES_THREADS,
 	.setup = sd_setup,
 	.sample = sd_sample,
