@@ -117,10 +117,11 @@ static void pt_teardown(struct kernel_ctx *ctx)
  * stores), the same writes again on the now-faulted pages (the stores
  * alone), and a rep-stosb zeroing of the pages (what the kernel's
  * clear_page pays, in user space).  The sample's value is first touch
- * minus rewrite: the fault and nothing else, as lat_pagefault's and
- * will-it-scale's page_fault tests report the fault path.  A page-fault
- * counter per phase proves that the first touch faults each page once and
- * the other passes none. */
+ * minus rewrite: the fault and nothing else (will-it-scale's page_fault
+ * tests report the gross touch loop; lmbench's lat_pagefault takes a
+ * measured overhead of its own out, as this does).  A page-fault counter per
+ * phase proves that the first touch faults each page once and the other
+ * passes none. */
 
 static const char fault_how[] =
 	"paired in every sample: each fresh region is first touched (timed), written again (timed) and zeroed "
