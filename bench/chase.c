@@ -13,7 +13,8 @@
 
 struct chase_state {
 	void *cursor;
-	struct buffer ctl; /* chase-ctl: its own mapping on the largest page (unmapped: map_base NULL) */
+	struct buffer *ctl; /* chase-ctl: its own mapping on the largest page */
+	int ctl_owned;      /* 1: ctl is this state's own (the cache was busy), freed at teardown */
 };
 
 /* Keeps the chain's end point observable so the loads cannot be dropped. */
@@ -70,6 +71,61 @@ static int ctl_map(size_t span, struct buffer *out, nb_error *err)
 		       "pages); %s; %s", why[0], why[1]);
 }
 
+/* The control's mapping is kept from one measurement to the next: mapping
+ * and zeroing a 1G page for every point of a sweep costs more than the
+ * points themselves.  The cache is reused when no other control holds it
+ * and it is big enough (its whole pages, not only the last span), rebuilt
+ * otherwise, and unmapped at exit (before the pool ledger's restore). */
+static struct buffer ctl_cache;
+static int ctl_cache_busy, ctl_cache_atexit;
+
+static void ctl_cache_free(void)
+{
+	if (!ctl_cache_busy)
+		buffer_free(&ctl_cache);
+}
+
+static int ctl_acquire(size_t span, struct chase_state *st, nb_error *err)
+{
+	if (ctl_cache_busy) {
+		st->ctl = calloc(1, sizeof(*st->ctl));
+		if (!st->ctl)
+			return nb_fail(err, "out of memory");
+		st->ctl_owned = 1;
+		int rc = ctl_map(span, st->ctl, err);
+		if (rc) {
+			free(st->ctl);
+			st->ctl = NULL;
+		}
+		return rc;
+	}
+	if (!ctl_cache.map_base || ctl_cache.map_bytes < span) {
+		buffer_free(&ctl_cache);
+		int rc = ctl_map(span, &ctl_cache, err);
+		if (rc)
+			return rc;
+		if (!ctl_cache_atexit)
+			ctl_cache_atexit = atexit(ctl_cache_free) == 0;
+	}
+	ctl_cache.bytes = span;
+	ctl_cache_busy = 1;
+	st->ctl = &ctl_cache;
+	return 0;
+}
+
+static void ctl_release(struct chase_state *st)
+{
+	if (!st->ctl)
+		return;
+	if (st->ctl_owned) {
+		buffer_free(st->ctl);
+		free(st->ctl);
+	} else {
+		ctl_cache_busy = 0;
+	}
+	st->ctl = NULL;
+}
+
 /* Build the chain over `buf` (the chase: the harness buffer; the control:
  * its own mapping), the same stride, seed and grouping either way. */
 static int build(struct kernel_ctx *ctx, void *buf, size_t bytes, uint64_t stride, nb_error *err)
@@ -124,20 +180,22 @@ static int ctl_setup(struct kernel_ctx *ctx, nb_error *err)
 	struct chase_state *st = calloc(1, sizeof(*st));
 	if (!st)
 		return nb_fail(err, "out of memory");
-	int rc = ctl_map((size_t)span, &st->ctl, err);
+	int rc = ctl_acquire((size_t)span, st, err);
 	if (rc == 0)
-		rc = build(ctx, st->ctl.base, st->ctl.bytes, stride, err);
+		rc = build(ctx, st->ctl->base, st->ctl->bytes, stride, err);
 	if (rc) {
-		buffer_free(&st->ctl);
+		ctl_release(st);
 		free(st);
 		return rc;
 	}
-	st->cursor = st->ctl.base;
+	st->cursor = st->ctl->base;
 	ctx->priv = st;
+	ctx->touched_buf = st->ctl; /* the range whose pages the harness checks */
+	ctx->touched_bytes = (size_t)span;
 	/* What the control really ran on; verified_pages counts its pages. */
-	json_object_set_new(ctx->params, "control_backing", buffer_json(&st->ctl));
+	json_object_set_new(ctx->params, "control_backing", buffer_json(st->ctl));
 	json_object_set_new(ctx->params, "verified_pages",
-			    json_integer((json_int_t)pages_of(span, st->ctl.verified_page_bytes)));
+			    json_integer((json_int_t)pages_of(span, st->ctl->verified_page_bytes)));
 	return 0;
 }
 
@@ -158,7 +216,7 @@ static void chase_teardown(struct kernel_ctx *ctx)
 {
 	struct chase_state *st = ctx->priv;
 	if (st)
-		buffer_free(&st->ctl);
+		ctl_release(st);
 	free(st);
 	ctx->priv = NULL;
 }
@@ -178,10 +236,11 @@ static void chase_check(struct kernel_ctx *ctx, const uint64_t *counts, uint64_t
 	if (migr != UINT64_MAX && migr > 0)
 		json_array_append_new(ctx->flags, json_sprintf("%llu cpu migrations in the timed samples",
 							       (unsigned long long)migr));
-	json_object_set_new(ctx->params, "sample_faults", faults != UINT64_MAX ? json_integer((json_int_t)faults)
-									   : json_null());
-	json_object_set_new(ctx->params, "sample_migrations", migr != UINT64_MAX ? json_integer((json_int_t)migr)
-									     : json_null());
+	/* An object: outcomes, never part of the measurement's identity. */
+	json_object_set_new(ctx->params, "sample_check",
+			    json_pack("{s:o, s:o}", "page_faults",
+				      faults != UINT64_MAX ? json_integer((json_int_t)faults) : json_null(),
+				      "cpu_migrations", migr != UINT64_MAX ? json_integer((json_int_t)migr) : json_null()));
 }
 
 #define KOPT(f) .off = offsetof(struct kernel_options, f), .width = sizeof(((struct kernel_options *)0)->f)

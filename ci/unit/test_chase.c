@@ -218,7 +218,7 @@ static void samples_with_faults_are_flagged(void **state)
 		counts[i] = 0;
 	k->check(&ctx, counts, 1000);
 	assert_int_equal(json_array_size(ctx.flags), 0);
-	assert_int_equal(json_integer_value(json_object_get(ctx.params, "sample_faults")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(ctx.params, "sample_check"), "page_faults")), 0);
 	counts[SWC_PAGE_FAULTS] = 3;
 	counts[SWC_CPU_MIGRATIONS] = 1;
 	k->check(&ctx, counts, 1000);
@@ -230,7 +230,7 @@ static void samples_with_faults_are_flagged(void **state)
 	counts[SWC_PAGE_FAULTS] = counts[SWC_CPU_MIGRATIONS] = UINT64_MAX;
 	k->check(&ctx, counts, 1000);
 	assert_int_equal(json_array_size(ctx.flags), 0);
-	assert_true(json_is_null(json_object_get(ctx.params, "sample_faults")));
+	assert_true(json_is_null(json_object_get(json_object_get(ctx.params, "sample_check"), "page_faults")));
 	json_decref(ctx.params);
 	json_decref(ctx.flags);
 }

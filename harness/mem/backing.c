@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/kernel.h"
 #include "harness/mem/hugepool.h"
 #include "harness/mem/pagecheck.h"
 
@@ -360,4 +361,56 @@ json_t *buffer_json(const struct buffer *buf)
 	return json_pack("{s:s, s:I, s:o, s:o, s:s}", "requested", backing_name(buf->kind), "requested_page_bytes",
 			 (json_int_t)backing_page_bytes(buf->kind), "verified_page_bytes", verified, "coverage",
 			 coverage, "verify_method", buf->verify_method[0] ? buf->verify_method : "none");
+}
+
+/* ---- the measured range's page check ---- */
+
+static int kind_is_hugetlb(enum backing_kind k)
+{
+	return k == BACKING_HUGETLB_2M || k == BACKING_HUGETLB_1G;
+}
+
+void range_watch_begin(struct range_watch *w, const struct kernel_ctx *ctx)
+{
+	memset(w, 0, sizeof(*w));
+	const struct buffer *b = ctx->touched_buf ? ctx->touched_buf : ctx->buf;
+	if (!b || !b->base || ctx->backing_json)
+		return;
+	size_t bytes = ctx->touched_buf ? ctx->touched_bytes : 0;
+	if (!ctx->touched_buf) {
+		json_int_t span = json_integer_value(json_object_get(ctx->params, "span_bytes"));
+		bytes = span > 0 ? (size_t)span : ctx->working_set_bytes;
+	}
+	if (bytes == 0)
+		return;
+	if (bytes > b->bytes)
+		bytes = b->bytes;
+	w->on = 1;
+	w->base = (uintptr_t)b->base;
+	w->bytes = bytes;
+	w->page_bytes = backing_page_bytes(b->kind);
+	w->hugetlb = kind_is_hugetlb(b->kind);
+	range_snapshot_take(w->base, w->bytes, w->page_bytes, w->hugetlb, &w->before);
+}
+
+json_t *range_watch_end(struct range_watch *w, json_t *flags, json_t *params)
+{
+	if (!w->on)
+		return NULL;
+	struct range_snapshot after;
+	range_snapshot_take(w->base, w->bytes, w->page_bytes, w->hugetlb, &after);
+	json_t *pc = range_check_json(&w->before, &after, w->bytes, w->page_bytes);
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(pc, "events"), i, e)
+	{
+		const char *what = json_string_value(e);
+		/* A fallback is already said of the whole buffer (point.c's
+		 * "unverified pages"); here it is about the range measured. */
+		json_array_append_new(flags, json_sprintf("page check of the measured range: %s", what));
+	}
+	if (strcmp(after.method, "none") && json_object_get(params, "verified_pages"))
+		json_object_set_new(params, "verified_pages", json_integer((json_int_t)after.verified_pages));
+	w->on = 0;
+	return pc;
 }
