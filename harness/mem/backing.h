@@ -38,6 +38,7 @@ struct buffer {
 	double coverage;            /* fraction of `bytes` on verified_page_bytes, 0..1 */
 	char verify_method[32];     /* "smaps", "smaps+kpageflags", ... */
 	int shared;                 /* hugetlb mapped MAP_SHARED (buffer_alloc_shared) */
+	int node_plus1;             /* 1 + the NUMA node preferred while populating (the caller's); 0: none */
 };
 
 /* Map, populate and verify a buffer.  For hugetlb backings the pool is grown
@@ -77,7 +78,8 @@ struct backing_map_params {
 void backing_map_params(enum backing_kind kind, struct backing_map_params *out);
 
 /* {"requested": "thp", "requested_page_bytes": N, "verified_page_bytes": N,
- *  "coverage": x, "verify_method": "..."} */
+ *  "coverage": x, "verify_method": "...",
+ *  "numa": {"preferred_node": N, "on_node_fraction": x}}  (numa: mapped buffers only) */
 json_t *buffer_json(const struct buffer *buf);
 
 /* ---- The measured range's page check (the measurement's "page_check") ----
