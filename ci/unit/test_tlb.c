@@ -243,6 +243,39 @@ static void level_naming(void **state)
 	assert_string_equal(text, "no data TLB for 1G pages reported by CPUID; measured step between 1 GiB and 2 GiB");
 }
 
+/* Knee brackets on a synthetic translation curve: chase minus control sits
+ * around zero (even below it) while the TLB holds every page, then rises
+ * over two points; each rise is judged against the chase's latency. */
+static void translation_bracket(void **state)
+{
+	(void)state;
+	const double tr[] = {-0.2, 0.1, -0.1, 0.0, 3.0, 6.0, 6.1, 6.0};
+	const double chase[] = {5, 5, 5, 5, 8, 11, 11, 11};
+	struct curve_point c[8];
+	for (int i = 0; i < 8; i++)
+		c[i] = (struct curve_point){(size_t)(2u << 20) << i, (size_t)512 << i, tr[i], tr[i] - 0.3, tr[i] + 0.3};
+	struct knee k[4];
+	/* Against its own medians (near or below zero) the step from zero
+	 * cannot be judged: only its second half is seen... */
+	assert_int_equal(find_knees(c, 8, 1.25, k, 4), 1);
+	assert_int_equal(k[0].below_index, 4);
+	/* ... against the chase's latency the step is one knee, bracketed by
+	 * the last point before the rises and the point they end on. */
+	assert_int_equal(find_knees_ref(c, chase, 8, 1.25, k, 4), 1);
+	assert_int_equal(k[0].below_index, 3);
+	assert_int_equal(k[0].above_index, 5);
+	assert_int_equal(c[k[0].below_index].working_set_bytes, 16u << 20);
+	assert_int_equal(c[k[0].above_index].pages, 512 << 5);
+	/* A rise smaller than 25% of the chase in all is no knee. */
+	const double small[] = {0, 0, 0, 0, 0.6, 1.1, 1.1, 1.1};
+	for (int i = 0; i < 8; i++) {
+		c[i].median = small[i];
+		c[i].ci_low = small[i] - 0.1;
+		c[i].ci_high = small[i] + 0.1;
+	}
+	assert_int_equal(find_knees_ref(c, chase, 8, 1.25, k, 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +283,7 @@ int main(void)
 		cmocka_unit_test(zen5),           cmocka_unit_test(ice_lake),
 		cmocka_unit_test(sapphire_rapids), cmocka_unit_test(leaf2_example),
 		cmocka_unit_test(json_round_trip), cmocka_unit_test(level_naming),
+		cmocka_unit_test(translation_bracket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
