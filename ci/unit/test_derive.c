@@ -265,8 +265,12 @@ static void knees_on_translation(void **state)
 	size_t i;
 	json_t *k;
 	json_array_foreach(knees, i, k) {
-		if (strcmp(json_string_value(json_object_get(k, "kernel")), "chase"))
+		if (!strcmp(json_string_value(json_object_get(k, "kernel")), "chase-ctl")) {
+			/* Its step at 2..4 MiB is no 4K TLB level's (8 MiB): a cache's. */
+			assert_true(json_is_false(json_object_get(k, "control_pays_translation")));
+			assert_true(json_is_null(json_object_get(k, "level")));
 			continue;
+		}
 		const char *b = json_string_value(json_object_get(k, "backing"));
 		if (!strcmp(b, "4k")) {
 			assert_null(k4);
@@ -298,6 +302,36 @@ static void knees_on_translation(void **state)
 	records_free(&rs);
 }
 
+/* A control whose large pages the TLB caches as 4K (a hypervisor backing
+ * the guest's 1G page with 4K pages): it steps where the 4K L2 dTLB fills. */
+static void control_paying_translation(void **state)
+{
+	(void)state;
+	struct run_records rs = {0};
+	for (int i = 0; i <= 6; i++) {
+		size_t ws = (size_t)1 << (20 + i);
+		double y = ws >= (16u << 20) ? 30.0 : 5.0;
+		add_backed(&rs, "chase-ctl", "4k", 4096, ws, y);
+	}
+	struct run_config cfg = {
+		.kernels = {kernel_find("chase-ctl")}, .nkernels = 1, .backings = {BACKING_4K}, .nbackings = 1,
+		.modes = RUN_MODE_NATIVE,
+	};
+	json_t *doc = json_pack("{s:{s:[], s:[]}, s:{s:{s:s, s:n, s:[{s:s, s:i, s:i, s:i, s:i}]}}}", "derived",
+				"translation", "knees", "host", "tlb", "source", "cpuid 0x80000005/0x80000006",
+				"unavailable", "levels", "name", "L2 dTLB", "level", 2, "page_bytes", 4096, "entries",
+				2048, "ways", 8);
+	derive_knees(doc, &rs, &cfg);
+	json_t *knees = json_object_get(json_object_get(doc, "derived"), "knees");
+	assert_int_equal(json_array_size(knees), 1);
+	json_t *k = json_array_get(knees, 0);
+	assert_true(json_is_true(json_object_get(k, "control_pays_translation")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(k, "level"), "name")), "L2 dTLB");
+	assert_non_null(strstr(json_string_value(json_object_get(k, "text")), "cached as 4K entries"));
+	json_decref(doc);
+	records_free(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +340,7 @@ int main(void)
 		cmocka_unit_test(vm_pairs_per_guest_page),
 		cmocka_unit_test(same_as_json_derivation),
 		cmocka_unit_test(knees_on_translation),
+		cmocka_unit_test(control_paying_translation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

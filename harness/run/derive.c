@@ -159,7 +159,7 @@ static json_t *knee_json(const struct found_knee *f, const struct tlb_geometry *
 				      (json_int_t)f->above_bytes, "below_pages", (json_int_t)f->below_pages,
 				      "above_pages", (json_int_t)f->above_pages));
 	json_object_set_new(e, "page_bytes", json_integer((json_int_t)f->page_bytes));
-	char text[200];
+	char text[320];
 	struct knee_level lv;
 	int is_chase = !strcmp(f->kernel, "chase");
 	if (is_chase && knee_match_level(tlb, f->page_bytes, f->below_bytes, f->above_bytes, &lv) == 0) {
@@ -172,12 +172,32 @@ static json_t *knee_json(const struct found_knee *f, const struct tlb_geometry *
 		json_object_set_new(e, "level", json_null());
 		knee_text(NULL, f->page_bytes, f->below_bytes, f->above_bytes, text, sizeof(text));
 	} else {
-		/* The control is mapped to pay no translation: its steps are the caches'. */
-		char b[24], a[24];
-		json_object_set_new(e, "level", json_null());
-		snprintf(text, sizeof(text), "%s curve: a cache step, not a TLB level; measured step between %s and %s",
-			 f->kernel, knee_bytes_text(f->below_bytes, b, sizeof(b)),
-			 knee_bytes_text(f->above_bytes, a, sizeof(a)));
+		/* The control is mapped to pay no translation: its steps should be
+		 * the caches'.  One where a 4K TLB level fills (its chain has one
+		 * line per 4K of the chase) says its large pages were cached as 4K
+		 * entries: under a hypervisor a TLB entry is never larger than the
+		 * host's page, whatever the guest maps. */
+		char b[24], a[24], r[24];
+		knee_bytes_text(f->below_bytes, b, sizeof(b));
+		knee_bytes_text(f->above_bytes, a, sizeof(a));
+		int at_tlb = !strcmp(f->kernel, "chase-ctl") &&
+			     knee_match_level(tlb, 4096, f->below_bytes, f->above_bytes, &lv) == 0 && lv.consistent;
+		if (at_tlb) {
+			json_object_set_new(e, "level",
+					    json_pack("{s:s, s:i, s:I, s:I, s:b}", "name", lv.name, "entries",
+						      (int)lv.entries, "page_bytes", (json_int_t)lv.page_bytes,
+						      "reach_bytes", (json_int_t)lv.reach_bytes, "consistent", 1));
+			snprintf(text, sizeof(text),
+				 "%s steps where the %s (%u entries x 4K = %s) fills, between %s and %s: its large pages "
+				 "are cached as 4K entries (under a hypervisor: the host's page size)",
+				 f->kernel, lv.name, lv.entries, knee_bytes_text(lv.reach_bytes, r, sizeof(r)), b, a);
+		} else {
+			json_object_set_new(e, "level", json_null());
+			snprintf(text, sizeof(text), "%s curve: a cache step, not a TLB level; measured step between %s and %s",
+				 f->kernel, b, a);
+		}
+		if (!strcmp(f->kernel, "chase-ctl"))
+			json_object_set_new(e, "control_pays_translation", json_boolean(at_tlb));
 	}
 	json_object_set_new(e, "text", json_string(text));
 	json_object_set_new(e, "at_4k_knee", f->page_bytes > 4096 ? json_boolean(at_4k_knee(f, all, n)) : json_null());
