@@ -139,8 +139,8 @@ size_t tlb_decode_intel_leaf18(const uint32_t (*sub)[4], size_t nsub, struct tlb
  * structure by its name (uTLB, "TLB0"), 2 = second level by its name
  * ("TLB1", "Shared 2nd-Level TLB"), 1 = plain "DTLB"/"Data TLB": first
  * level unless the same CPU also reports a tier-0 one.  The SDM gives no
- * associativity for 5Bh..5Dh; they are recorded as 0 (fully associative),
- * which the parts reporting them had. ---- */
+ * associativity for 5Bh..5Dh; they are recorded as 0 (fully associative)
+ * for want of it, and the tests do not assert it. ---- */
 struct leaf2_desc {
 	uint8_t code, tier;
 	uint64_t page, page2; /* page2: a second page size the same entries hold (0: none) */
