@@ -177,8 +177,8 @@ static void leaf2_example(void **state)
 	 * 7Ah (caches) are not data TLBs. */
 	assert_int_equal(tlb_decode_intel_leaf2(r, &g), 2);
 	assert_string_equal(g.source, "cpuid 0x2");
-	expect(&g, "L1 dTLB", K4, 64, 0);
-	expect(&g, "L1 dTLB", M4, 64, 0);
+	expect(&g, "L1 dTLB", K4, 64, -1); /* the SDM gives 5Bh no associativity */
+	expect(&g, "L1 dTLB", M4, 64, -1);
 	/* Bit 31 set: the register holds no descriptors; FFh alone: none. */
 	const uint32_t none[4] = {0x80000001, 0x000000FF, 0, 0};
 	assert_int_equal(tlb_decode_intel_leaf2(none, &g), 0);
