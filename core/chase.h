@@ -15,9 +15,12 @@
  * grouping the elements are shuffled within consecutive groups, and the
  * groups themselves are visited in shuffled order.
  *
- * chase-ctl is the same builder with stride 64: the same number of lines,
- * the same random order and set spread, packed into as few pages as possible;
- * chase minus chase-ctl is what translation costs.
+ * chase-ctl is the same chain (the same stride, seed and grouping, so the
+ * same offsets in the same order) built on a mapping of its own on the
+ * largest page the machine gives (bench/chase.c): it pays no translation,
+ * and chase minus chase-ctl is what translation costs.  (Inside a VM the
+ * guest's control is still the same builder at stride 64, packed onto
+ * fewer guest pages: no translation-free guest mapping is built.)
  *
  * The loop (chase_walk) is header-only and libc-free: the host binary and the
  * guest payloads compile this same function.

@@ -87,6 +87,13 @@ struct kernel_ctx {
 	 * whole batch, so a slow (emulated) guest kernel is not timed one
 	 * operation at a time. */
 	uint64_t min_iters_per_sample;
+	/* Optional (setup sets them): the memory the timed samples touch when it
+	 * is not the harness buffer's [base, base + params.span_bytes) (chase-ctl
+	 * walks a mapping of its own); the harness verifies the page sizes of
+	 * that range before and after the samples (the measurement's
+	 * page_check).  It must stay mapped until teardown. */
+	const struct buffer *touched_buf;
+	size_t touched_bytes;
 	/* in_vm, optional: vm_kvm_json() of the kernel's VM (teardown sets it);
 	 * it becomes the measurement's "kvm" object, as run_vm.c's chase has. */
 	json_t *kvm_json;

@@ -13,6 +13,8 @@
 
 #include "harness/mem/backing.h"
 #include "harness/mem/hugepool.h"
+#include "core/kernel.h"
+#include <sys/mman.h>
 
 #define MB ((size_t)1 << 20)
 #define GB ((size_t)1 << 30)
@@ -274,6 +276,71 @@ static void test_bad_requests(void **state)
 	json_decref(j);
 }
 
+/* The measured range's watch on real memory: a 4K range counted page by
+ * page, unchanged; a THP range with one 4K page dropped in the middle
+ * during the "measurement" is seen split. */
+static void watch(struct range_watch *w, struct buffer *b, size_t span, json_t *params)
+{
+	struct kernel_ctx ctx = {.buf = b, .working_set_bytes = span, .params = params};
+	range_watch_begin(w, &ctx);
+}
+
+static void test_range_watch(void **state)
+{
+	(void)state;
+	struct buffer b;
+	nb_error err;
+	assert_int_equal(buffer_alloc(&b, BACKING_4K, 4 * MB, &err), 0);
+	json_t *params = json_pack("{s:i, s:i}", "span_bytes", (int)MB, "verified_pages", 1);
+	json_t *flags = json_array();
+	struct range_watch w;
+	watch(&w, &b, 4 * MB, params);
+	assert_true(w.on);
+	assert_int_equal(w.bytes, MB); /* the span the kernel said, not the buffer */
+	json_t *pc = range_watch_end(&w, flags, params);
+	assert_non_null(pc);
+	assert_true(json_is_false(json_object_get(pc, "changed")));
+	assert_int_equal(json_array_size(flags), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(json_integer_value(json_object_get(pc, "verified_pages")), MB / 4096);
+		/* params.verified_pages is the count, not what the kernel guessed. */
+		assert_int_equal(json_integer_value(json_object_get(params, "verified_pages")), MB / 4096);
+	}
+	json_decref(pc);
+	buffer_free(&b);
+
+	/* No buffer, or memory the kernel verifies itself: nothing watched. */
+	struct kernel_ctx none = {.params = params};
+	range_watch_begin(&w, &none);
+	assert_false(w.on);
+	assert_null(range_watch_end(&w, flags, params));
+
+	if (buffer_alloc(&b, BACKING_THP, 4 * MB, &err) != 0 || b.verified_page_bytes != 2 * MB) {
+		buffer_free(&b);
+		json_decref(params);
+		json_decref(flags);
+		skip_because("no THP for the split case");
+		return;
+	}
+	json_object_set_new(params, "span_bytes", json_integer((json_int_t)(4 * MB)));
+	watch(&w, &b, 4 * MB, params);
+	/* Dropping one 4K page of a PMD-mapped THP splits the mapping. */
+	assert_int_equal(madvise((char *)b.base + MB, 4096, MADV_DONTNEED), 0);
+	pc = range_watch_end(&w, flags, params);
+	assert_true(json_is_true(json_object_get(pc, "changed")));
+	int split = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(pc, "events"), i, e)
+		split |= !strcmp(json_string_value(e), "thp_split");
+	assert_true(split);
+	assert_true(json_array_size(flags) > 0);
+	json_decref(pc);
+	json_decref(params);
+	json_decref(flags);
+	buffer_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_hugetlb_shared_across_fork),
 		cmocka_unit_test(test_hugetlb_enomem_is_skip),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_range_watch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

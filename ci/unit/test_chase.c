@@ -1,5 +1,7 @@
 /* Unit tests: the chase chain is one cycle through every element, with its
- * lines spread over cache sets, and the walker follows it. */
+ * lines spread over cache sets, and the walker follows it; chase-ctl walks
+ * the same offsets in the same order on its own large-page mapping; the
+ * samples' fault and migration check. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,9 @@
 #include <string.h>
 
 #include "core/chase.h"
+#include "core/kernel.h"
+#include "harness/mem/backing.h"
+#include "harness/pmu/swcount.h"
 
 /* Follow the chain from element 0 and check it visits every element exactly
  * once before returning to the start. */
@@ -136,6 +141,100 @@ static void seed_changes_order_deterministically(void **state)
 	free(b);
 }
 
+/* The offsets, from the start of its chain, of the first n elements a
+ * kernel's set-up chain visits.  The kernels' private state starts with the
+ * cursor (bench/chase.c), which setup leaves at element 0. */
+static void visit(const struct kernel_ctx *ctx, uint64_t *off, size_t n)
+{
+	void *start = *(void *const *)ctx->priv;
+	void *p = start;
+	for (size_t i = 0; i < n; i++) {
+		off[i] = (uint64_t)((char *)p - (char *)start);
+		p = chase_walk(p, 1);
+	}
+}
+
+static void control_is_the_chain_on_the_largest_page(void **state)
+{
+	(void)state;
+	const size_t ws = 8u << 20;
+	struct kernel_options opt = {.seed = 7};
+	const struct kernel_desc *chase = kernel_find("chase"), *ctl = kernel_find("chase-ctl");
+	assert_non_null(chase);
+	assert_non_null(ctl);
+	struct buffer buf;
+	nb_error err = {{0}};
+	assert_int_equal(buffer_alloc(&buf, BACKING_4K, chase->buffer_bytes(ws, &opt), &err), 0);
+	struct kernel_ctx a = {.desc = chase, .backing = BACKING_4K, .buf = &buf, .working_set_bytes = ws, .opt = &opt,
+			       .params = json_object(), .flags = json_array()};
+	struct kernel_ctx c = a;
+	c.desc = ctl;
+	c.params = json_object();
+	c.flags = json_array();
+	assert_int_equal(chase->setup(&a, &err), 0);
+	int rc = ctl->setup(&c, &err);
+	if (rc == 1) {
+		/* No large page on this machine: said, with both reasons. */
+		assert_non_null(strstr(err.msg, "hugetlb-1g"));
+		assert_non_null(strstr(err.msg, "hugetlb-2m"));
+	} else {
+		assert_int_equal(rc, 0);
+		enum { N = 4096 };
+		uint64_t *x = malloc(N * sizeof(*x)), *y = malloc(N * sizeof(*y));
+		assert_non_null(x);
+		assert_non_null(y);
+		visit(&a, x, N);
+		visit(&c, y, N);
+		assert_memory_equal(x, y, N * sizeof(*x));
+		free(x);
+		free(y);
+		/* The same stride; its own mapping recorded, verified on >= 2M. */
+		assert_int_equal(json_integer_value(json_object_get(c.params, "stride_bytes")), 4096);
+		const json_t *cb = json_object_get(c.params, "control_backing");
+		json_int_t page = json_integer_value(json_object_get(cb, "verified_page_bytes"));
+		assert_true(page >= (2 << 20));
+		assert_int_equal(json_integer_value(json_object_get(c.params, "verified_pages")),
+				 ((json_int_t)ws + page - 1) / page);
+		assert_int_equal(json_integer_value(json_object_get(a.params, "verified_pages")), ws / 4096);
+		/* And it is not the harness buffer. */
+		assert_ptr_not_equal(*(void **)c.priv, buf.base);
+		ctl->teardown(&c);
+	}
+	chase->teardown(&a);
+	json_decref(a.params);
+	json_decref(a.flags);
+	json_decref(c.params);
+	json_decref(c.flags);
+	buffer_free(&buf);
+}
+
+static void samples_with_faults_are_flagged(void **state)
+{
+	(void)state;
+	const struct kernel_desc *k = kernel_find("chase");
+	struct kernel_ctx ctx = {.desc = k, .params = json_object(), .flags = json_array()};
+	uint64_t counts[SWC_COUNT];
+	for (int i = 0; i < SWC_COUNT; i++)
+		counts[i] = 0;
+	k->check(&ctx, counts, 1000);
+	assert_int_equal(json_array_size(ctx.flags), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(ctx.params, "sample_check"), "page_faults")), 0);
+	counts[SWC_PAGE_FAULTS] = 3;
+	counts[SWC_CPU_MIGRATIONS] = 1;
+	k->check(&ctx, counts, 1000);
+	assert_int_equal(json_array_size(ctx.flags), 2);
+	assert_non_null(strstr(json_string_value(json_array_get(ctx.flags, 0)), "3 page faults"));
+	assert_non_null(strstr(json_string_value(json_array_get(ctx.flags, 1)), "1 cpu migrations"));
+	/* Counters that could not be read say nothing either way. */
+	json_array_clear(ctx.flags);
+	counts[SWC_PAGE_FAULTS] = counts[SWC_CPU_MIGRATIONS] = UINT64_MAX;
+	k->check(&ctx, counts, 1000);
+	assert_int_equal(json_array_size(ctx.flags), 0);
+	assert_true(json_is_null(json_object_get(json_object_get(ctx.params, "sample_check"), "page_faults")));
+	json_decref(ctx.params);
+	json_decref(ctx.flags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +245,8 @@ int main(void)
 		cmocka_unit_test(walker_follows_the_chain),
 		cmocka_unit_test(rejects_bad_arguments),
 		cmocka_unit_test(seed_changes_order_deterministically),
+		cmocka_unit_test(control_is_the_chain_on_the_largest_page),
+		cmocka_unit_test(samples_with_faults_are_flagged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

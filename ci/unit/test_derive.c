@@ -188,9 +188,147 @@ static void same_as_json_derivation(void **state)
 	const json_t *got = json_object_get(doc, "derived");
 	assert_true(json_array_size(json_object_get(want, "translation")) > 0);
 	assert_entries_near(json_object_get(want, "translation"), json_object_get(got, "translation"));
-	assert_entries_near(json_object_get(want, "knees"), json_object_get(got, "knees"));
+	/* The knees are no longer the JSON derivation's (those were found on
+	 * the raw curves): every one says which curve it was found on and
+	 * brackets its step. */
+	size_t ki;
+	json_t *kn;
+	assert_true(json_array_size(json_object_get(got, "knees")) > 0);
+	json_array_foreach(json_object_get(got, "knees"), ki, kn) {
+		const char *curve = json_string_value(json_object_get(kn, "curve"));
+		assert_non_null(curve);
+		const json_t *b = json_object_get(kn, "bracket");
+		json_int_t ws = json_integer_value(json_object_get(kn, "working_set_bytes"));
+		assert_true(json_integer_value(json_object_get(b, "below_bytes")) < ws);
+		assert_true(json_integer_value(json_object_get(b, "above_bytes")) >= ws);
+		assert_non_null(json_string_value(json_object_get(kn, "text")));
+		/* chase has its controls in this run: its knees are translation's. */
+		if (!strcmp(json_string_value(json_object_get(kn, "kernel")), "chase"))
+			assert_string_equal(curve, "translation");
+	}
 	json_decref(doc);
 	json_decref(fx);
+	records_free(&rs);
+}
+
+/* A 4k and a THP chase, each with controls, over 1 MiB .. 64 MiB: the
+ * translation steps at 8..16 MiB on both; the document's host.tlb has a
+ * 2048-entry L2 dTLB for 4K pages and none for 2M. */
+static void add_backed(struct run_records *rs, const char *kernel, const char *backing, size_t page, size_t ws,
+		       double median)
+{
+	struct measurement m = {
+		.kernel = kernel, .family = "chase", .metric = "ns_per_access", .mode = "native",
+		.backing = json_pack("{s:s, s:I, s:I}", "requested", backing, "requested_page_bytes", (json_int_t)page,
+				     "verified_page_bytes", (json_int_t)page),
+		.working_set_bytes = ws, .cpu = 0,
+		.params = json_pack("{s:i, s:i, s:I}", "stride_bytes", strcmp(kernel, "chase") ? 64 : 4096,
+				    "tlb_locality_bytes", 0, "verified_pages", (json_int_t)((ws + page - 1) / page)),
+	};
+	m.summary.median = median;
+	m.summary.ci95_low = median * 0.99;
+	m.summary.ci95_high = median * 1.01;
+	assert_int_equal(records_write(rs, &m), 0);
+}
+
+static void knees_on_translation(void **state)
+{
+	(void)state;
+	struct run_records rs = {0};
+	const char *bk[2] = {"4k", "thp"};
+	size_t pg[2] = {4096, 2u << 20};
+	for (int b = 0; b < 2; b++)
+		for (int i = 0; i <= 6; i++) {
+			size_t ws = (size_t)1 << (20 + i); /* 1M .. 64M */
+			/* The control rises at 4M (a cache), the chase with it and
+			 * again at 16M (translation): only the latter is a knee of
+			 * chase minus control. */
+			double ctl = ws >= (4u << 20) ? 20.0 : 5.0;
+			double chase = ctl + (ws >= (16u << 20) ? 30.0 : 1.0);
+			add_backed(&rs, "chase", bk[b], pg[b], ws, chase);
+			add_backed(&rs, "chase-ctl", bk[b], pg[b], ws, ctl);
+		}
+	struct run_config cfg = {
+		.kernels = {kernel_find("chase"), kernel_find("chase-ctl")},
+		.nkernels = 2,
+		.backings = {BACKING_4K, BACKING_THP},
+		.nbackings = 2,
+		.modes = RUN_MODE_NATIVE,
+	};
+	json_t *doc = json_pack("{s:{s:[], s:[]}, s:{s:{s:s, s:n, s:[{s:s, s:i, s:i, s:i, s:i}]}}}", "derived",
+				"translation", "knees", "host", "tlb", "source", "cpuid 0x80000005/0x80000006",
+				"unavailable", "levels", "name", "L2 dTLB", "level", 2, "page_bytes", 4096, "entries",
+				2048, "ways", 8);
+	derive_knees(doc, &rs, &cfg);
+	json_t *knees = json_object_get(json_object_get(doc, "derived"), "knees");
+	const json_t *k4 = NULL, *kthp = NULL;
+	size_t i;
+	json_t *k;
+	json_array_foreach(knees, i, k) {
+		if (!strcmp(json_string_value(json_object_get(k, "kernel")), "chase-ctl")) {
+			/* Its step at 2..4 MiB is no 4K TLB level's (8 MiB): a cache's. */
+			assert_true(json_is_false(json_object_get(k, "control_pays_translation")));
+			assert_true(json_is_null(json_object_get(k, "level")));
+			continue;
+		}
+		const char *b = json_string_value(json_object_get(k, "backing"));
+		if (!strcmp(b, "4k")) {
+			assert_null(k4);
+			k4 = k;
+		} else {
+			assert_null(kthp);
+			kthp = k;
+		}
+	}
+	assert_non_null(k4);
+	assert_non_null(kthp);
+	assert_string_equal(json_string_value(json_object_get(k4, "curve")), "translation");
+	const json_t *br = json_object_get(k4, "bracket");
+	assert_int_equal(json_integer_value(json_object_get(br, "below_bytes")), 8u << 20);
+	assert_int_equal(json_integer_value(json_object_get(br, "above_bytes")), 16u << 20);
+	assert_int_equal(json_integer_value(json_object_get(br, "below_pages")), 2048);
+	assert_int_equal(json_integer_value(json_object_get(br, "above_pages")), 4096);
+	const json_t *lv = json_object_get(k4, "level");
+	assert_string_equal(json_string_value(json_object_get(lv, "name")), "L2 dTLB");
+	assert_true(json_is_true(json_object_get(lv, "consistent")));
+	assert_string_equal(json_string_value(json_object_get(k4, "text")),
+			    "L2 dTLB: 2048 entries x 4K = 8 MiB; measured step between 8 MiB and 16 MiB: consistent");
+	assert_true(json_is_null(json_object_get(k4, "at_4k_knee")));
+	/* THP: no 2M level in host.tlb, and the knee sits where the 4K one does. */
+	assert_true(json_is_null(json_object_get(kthp, "level")));
+	assert_true(json_is_true(json_object_get(kthp, "at_4k_knee")));
+	assert_int_equal(json_integer_value(json_object_get(kthp, "page_bytes")), 2u << 20);
+	json_decref(doc);
+	records_free(&rs);
+}
+
+/* A control whose large pages the TLB caches as 4K (a hypervisor backing
+ * the guest's 1G page with 4K pages): it steps where the 4K L2 dTLB fills. */
+static void control_paying_translation(void **state)
+{
+	(void)state;
+	struct run_records rs = {0};
+	for (int i = 0; i <= 6; i++) {
+		size_t ws = (size_t)1 << (20 + i);
+		double y = ws >= (16u << 20) ? 30.0 : 5.0;
+		add_backed(&rs, "chase-ctl", "4k", 4096, ws, y);
+	}
+	struct run_config cfg = {
+		.kernels = {kernel_find("chase-ctl")}, .nkernels = 1, .backings = {BACKING_4K}, .nbackings = 1,
+		.modes = RUN_MODE_NATIVE,
+	};
+	json_t *doc = json_pack("{s:{s:[], s:[]}, s:{s:{s:s, s:n, s:[{s:s, s:i, s:i, s:i, s:i}]}}}", "derived",
+				"translation", "knees", "host", "tlb", "source", "cpuid 0x80000005/0x80000006",
+				"unavailable", "levels", "name", "L2 dTLB", "level", 2, "page_bytes", 4096, "entries",
+				2048, "ways", 8);
+	derive_knees(doc, &rs, &cfg);
+	json_t *knees = json_object_get(json_object_get(doc, "derived"), "knees");
+	assert_int_equal(json_array_size(knees), 1);
+	json_t *k = json_array_get(knees, 0);
+	assert_true(json_is_true(json_object_get(k, "control_pays_translation")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(k, "level"), "name")), "L2 dTLB");
+	assert_non_null(strstr(json_string_value(json_object_get(k, "text")), "cached as 4K entries"));
+	json_decref(doc);
 	records_free(&rs);
 }
 
@@ -201,6 +339,8 @@ int main(void)
 		cmocka_unit_test(missing_control),
 		cmocka_unit_test(vm_pairs_per_guest_page),
 		cmocka_unit_test(same_as_json_derivation),
+		cmocka_unit_test(knees_on_translation),
+		cmocka_unit_test(control_paying_translation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

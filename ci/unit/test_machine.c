@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "harness/host/cpustate.h"
 #include "harness/host/machine.h"
 #include "harness/host/topology.h"
 
@@ -458,6 +460,108 @@ static void test_pin_restore(void **state)
 	topology_fini();
 }
 
+/* ---- the CPU state (harness/host/cpustate.c) ---- */
+
+static void test_cpustate_helpers(void **state)
+{
+	(void)state;
+	int l[16];
+	assert_int_equal(cpustate_parse_cpulist("0-3,8,10-11\n", l, 16), 7);
+	assert_int_equal(l[3], 3);
+	assert_int_equal(l[4], 8);
+	assert_int_equal(l[6], 11);
+	assert_int_equal(cpustate_parse_cpulist("5", l, 16), 1);
+	assert_int_equal(cpustate_parse_cpulist("3-1", l, 16), -1);
+	assert_int_equal(cpustate_parse_cpulist("x", l, 16), -1);
+	const char *stat = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 1 5 100 4 1 1 2 0 0\ncpu1 1 0 0 50 0 0 0 0 0 0\n";
+	uint64_t b, t;
+	assert_int_equal(cpustate_stat_times(stat, 0, &b, &t), 0);
+	assert_int_equal(b, 10 + 1 + 5 + 1 + 1 + 2);
+	assert_int_equal(t, b + 100 + 4);
+	assert_int_equal(cpustate_stat_times(stat, 2, &b, &t), -1);
+	assert_float_equal(cpustate_busy_fraction(10, 100, 30, 200), 0.2, 1e-12);
+	assert_true(cpustate_busy_fraction(10, 100, 10, 100) < 0);
+	assert_float_equal(cpustate_aperf_ratio(1000, 1000, 3400, 3000), 1.2, 1e-12);
+	assert_true(cpustate_aperf_ratio(5, 5, 9, 5) < 0);
+}
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	/* mkdir -p of the parent */
+	for (char *p = path + strlen(dir) + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(path, 0755);
+			*p = '/';
+		}
+	if (!text) {
+		mkdir(path, 0755);
+		return;
+	}
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_cpustate_tree(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/nb-cpustate-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	put(root, "sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "performance\n");
+	put(root, "sys/devices/system/cpu/cpu0/cpufreq/scaling_driver", "acpi-cpufreq\n");
+	put(root, "sys/devices/system/cpu/cpu0/cpufreq/scaling_max_freq", "3500000\n");
+	put(root, "sys/devices/system/cpu/cpufreq/boost", "0\n");
+	put(root, "sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "0,2\n");
+	put(root, "sys/devices/system/cpu/cpu0/node1", NULL);
+	put(root, "sys/devices/system/cpu/cpu1/topology/thread_siblings_list", "1\n");
+	put(root, "proc/stat", "cpu2 1 0 0 5 0 0 0 0\n");
+	put(root, "proc/sys/kernel/numa_balancing", "1\n");
+	char sys[600], proc[600], dev[600];
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	snprintf(dev, sizeof(dev), "%s/dev", root);
+	struct cpustate_roots r = {sys, proc, dev, 5};
+	json_t *o = cpustate_json(&r, 0);
+	const json_t *f = json_object_get(o, "cpufreq");
+	assert_string_equal(json_string_value(json_object_get(f, "governor")), "performance");
+	assert_string_equal(json_string_value(json_object_get(f, "driver")), "acpi-cpufreq");
+	assert_int_equal(json_integer_value(json_object_get(f, "max_khz")), 3500000);
+	assert_true(json_is_null(json_object_get(f, "cur_khz")));
+	assert_true(json_is_null(json_object_get(f, "reason")));
+	const json_t *b = json_object_get(o, "boost");
+	assert_true(json_is_false(json_object_get(b, "enabled")));
+	assert_string_equal(json_string_value(json_object_get(b, "source")), "cpufreq/boost");
+	/* No msr device in the tree: null, with the reason and the fix. */
+	const json_t *a = json_object_get(o, "aperf_mperf");
+	assert_true(json_is_null(json_object_get(a, "ratio")));
+	assert_non_null(strstr(json_string_value(json_object_get(a, "reason")), "modprobe msr"));
+	/* The sibling is named; the same /proc/stat twice gives no time: unknown. */
+	const json_t *smt = json_object_get(o, "smt");
+	assert_int_equal(json_array_size(json_object_get(smt, "siblings")), 1);
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(smt, "siblings"), 0)), 2);
+	assert_true(json_is_null(json_object_get(smt, "sibling_idle")));
+	assert_non_null(json_string_value(json_object_get(smt, "reason")));
+	assert_int_equal(json_integer_value(json_object_get(o, "numa_balancing")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "node")), 1);
+	json_decref(o);
+
+	/* cpu1: no cpufreq, no sibling, no node entry. */
+	o = cpustate_json(&r, 1);
+	assert_true(json_is_null(json_object_get(json_object_get(o, "cpufreq"), "governor")));
+	assert_non_null(json_string_value(json_object_get(json_object_get(o, "cpufreq"), "reason")));
+	assert_int_equal(json_array_size(json_object_get(json_object_get(o, "smt"), "siblings")), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(o, "smt"), "reason")), "no SMT sibling"));
+	assert_true(json_is_null(json_object_get(o, "node")));
+	json_decref(o);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +583,8 @@ int main(void)
 		cmocka_unit_test(test_topology_pus),
 		cmocka_unit_test(test_topology_pick),
 		cmocka_unit_test(test_pin_restore),
+		cmocka_unit_test(test_cpustate_helpers),
+		cmocka_unit_test(test_cpustate_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

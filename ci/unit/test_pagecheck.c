@@ -208,6 +208,102 @@ static void test_self_walks(void **state)
 	munmap(m, len);
 }
 
+/* ---- the measured range's snapshot and comparison ---- */
+
+#define P2M (2u << 20)
+
+static void test_range_classify(void **state)
+{
+	(void)state;
+	struct range_snapshot r;
+	/* 4M of THP, both 2M compound pages PMD-mapped. */
+	struct pagemap_summary pm = {.pages = 1024, .present = 1024, .pfn_known = 1024, .thp = 1024,
+				     .in_2m_compound = 1024, .pfn_digest = 42};
+	struct smaps_summary sm = {.vmas = 1, .rss_bytes = 4u << 20, .anon_huge_bytes = 4u << 20};
+	range_snapshot_classify(&pm, &sm, 0, 4u << 20, &r);
+	assert_string_equal(r.method, "pagemap+kpageflags");
+	assert_int_equal(r.verified_page_bytes, P2M);
+	assert_int_equal(r.verified_pages, 2);
+	assert_float_equal(r.coverage, 1.0, 1e-12);
+	/* The same compound pages PTE-mapped (smaps sees no AnonHugePages):
+	 * 1024 4K pages to the TLB. */
+	sm.anon_huge_bytes = 0;
+	range_snapshot_classify(&pm, &sm, 0, 4u << 20, &r);
+	assert_int_equal(r.verified_page_bytes, 4096);
+	assert_int_equal(r.verified_pages, 1024);
+	/* One hugetlb 1G page. */
+	struct pagemap_summary g = {.pages = 262144, .present = 262144, .pfn_known = 262144, .hugetlb = 262144,
+				    .in_2m_compound = 262144, .in_1g_compound = 262144};
+	range_snapshot_classify(&g, NULL, 1, 1u << 30, &r);
+	assert_int_equal(r.verified_page_bytes, 1u << 30);
+	assert_int_equal(r.verified_pages, 1);
+	/* No PFNs (not root): the mapping's smaps. */
+	struct smaps_summary h = {.vmas = 1, .kernel_page_bytes = P2M, .hugetlb_bytes = 8u << 20};
+	range_snapshot_classify(NULL, &h, 1, 8u << 20, &r);
+	assert_string_equal(r.method, "smaps (whole mapping)");
+	assert_int_equal(r.verified_pages, 4);
+	/* Nothing at all. */
+	range_snapshot_classify(NULL, NULL, 0, 4096, &r);
+	assert_string_equal(r.method, "none");
+	assert_int_equal(r.verified_page_bytes, 0);
+}
+
+static int has_event(const json_t *ev, const char *what)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(ev, i, e)
+		if (!strcmp(json_string_value(e), what))
+			return 1;
+	return 0;
+}
+
+static void test_range_compare(void **state)
+{
+	(void)state;
+	struct pagemap_summary pm = {.pages = 1024, .present = 1024, .pfn_known = 1024, .thp = 1024,
+				     .in_2m_compound = 1024, .pfn_digest = 42};
+	struct smaps_summary sm = {.vmas = 1, .rss_bytes = 4u << 20, .anon_huge_bytes = 4u << 20};
+	struct range_snapshot b, a;
+	range_snapshot_classify(&pm, &sm, 0, 4u << 20, &b);
+	a = b;
+	json_t *ev = json_array();
+	assert_int_equal(range_snapshot_compare(&b, &a, P2M, ev), 0);
+	assert_int_equal(json_array_size(ev), 0);
+	/* khugepaged or a partial unmap split one of the two pages. */
+	struct smaps_summary split = sm;
+	split.anon_huge_bytes = 2u << 20;
+	range_snapshot_classify(&pm, &split, 0, 4u << 20, &a);
+	assert_int_equal(range_snapshot_compare(&b, &a, P2M, ev), 1);
+	assert_true(has_event(ev, "thp_split"));
+	assert_true(has_event(ev, "fallback")); /* the range is no longer all 2M */
+	json_array_clear(ev);
+	/* ... and the reverse is a collapse. */
+	assert_int_equal(range_snapshot_compare(&a, &b, P2M, ev), 1);
+	assert_true(has_event(ev, "thp_collapse"));
+	json_array_clear(ev);
+	/* The same sizes on other frames: a migration. */
+	struct pagemap_summary moved = pm;
+	moved.pfn_digest = 43;
+	range_snapshot_classify(&moved, &sm, 0, 4u << 20, &a);
+	assert_int_equal(range_snapshot_compare(&b, &a, P2M, ev), 1);
+	assert_true(has_event(ev, "migration"));
+	assert_false(has_event(ev, "thp_split"));
+	json_array_clear(ev);
+	/* A 4K range asked for as 2M: a fallback, though nothing changed. */
+	struct pagemap_summary small = {.pages = 1024, .present = 1024, .pfn_known = 1024};
+	struct smaps_summary nosm = {.vmas = 1, .rss_bytes = 4u << 20};
+	range_snapshot_classify(&small, &nosm, 0, 4u << 20, &b);
+	assert_int_equal(range_snapshot_compare(&b, &b, P2M, ev), 0);
+	assert_true(has_event(ev, "fallback"));
+	json_t *j = range_check_json(&b, &b, 4u << 20, P2M);
+	assert_int_equal(json_integer_value(json_object_get(j, "verified_pages")), 1024);
+	assert_true(json_is_false(json_object_get(j, "changed")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "before"), "on_4k_bytes")), 4u << 20);
+	json_decref(j);
+	json_decref(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +315,8 @@ int main(void)
 		cmocka_unit_test(test_pagemap_entry),
 		cmocka_unit_test(test_kpageflags_bits),
 		cmocka_unit_test(test_self_walks),
+		cmocka_unit_test(test_range_classify),
+		cmocka_unit_test(test_range_compare),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
  * its section carries a "reason", so a results file never holds a guess.
  */
 #include "harness/host/machine.h"
+#include "harness/host/cpustate.h"
+#include "harness/host/tlb.h"
 #include "harness/pmu/pmu.h"
 
 #include <cpuid.h>
@@ -286,5 +288,11 @@ json_t *machine_facts_json(void)
 	}
 	json_object_set_new(o, "user_is_root", json_boolean(geteuid() == 0));
 	json_object_set_new(o, "pmu", pmu_info_json());
+	struct tlb_geometry tlb;
+	tlb_probe(&tlb);
+	json_object_set_new(o, "tlb", tlb_geometry_json(&tlb));
+	/* Of the default measuring PU; a run measuring on another replaces it. */
+	int pu = topology_default_measure_pu();
+	json_object_set_new(o, "cpu_state", cpustate_json(NULL, pu >= 0 ? pu : 0));
 	return o;
 }

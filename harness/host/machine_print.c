@@ -7,6 +7,7 @@
  */
 #include "harness/mem/hugepool.h"
 #include "harness/host/machine.h"
+#include "harness/host/tlb.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -307,6 +308,63 @@ static void print_pmu(FILE *out, const json_t *pmu)
 	kv(out, "software counting", "%s", yesno(pmu, "software_counting"));
 }
 
+static void print_tlb(FILE *out, const json_t *tlb)
+{
+	section(out, "Data TLBs (CPUID)");
+	if (!strcmp(str(tlb, "source", ""), "")) {
+		kv(out, "unavailable", "%s", str(tlb, "unavailable", "unknown"));
+		return;
+	}
+	kv(out, "source", "%s", str(tlb, "source", "?"));
+	size_t i;
+	const json_t *l;
+	json_array_foreach(member(tlb, "levels"), i, l)
+	{
+		long long page = 0, entries = 0, ways = 0, reach = 0;
+		integer(l, "page_bytes", &page);
+		integer(l, "entries", &entries);
+		integer(l, "ways", &ways);
+		integer(l, "reach_bytes", &reach);
+		char label[64], w[24], pg[16];
+		snprintf(label, sizeof(label), "%s %s", str(l, "name", "?"),
+			 tlb_page_name(page > 0 ? (uint64_t)page : 0, pg, sizeof(pg)));
+		if (ways)
+			snprintf(w, sizeof(w), "%lld-way", ways);
+		else
+			snprintf(w, sizeof(w), "fully associative");
+		kv(out, label, "%lld entries, %s, reach %lld KiB", entries, w, reach >> 10);
+	}
+}
+
+/* A fact's value, or "unavailable: <reason>". */
+static void kv_or_reason(FILE *out, const char *key, const json_t *o, const char *member_key)
+{
+	const json_t *v = member(o, member_key);
+	long long n;
+	if (strcmp(str(o, member_key, ""), ""))
+		kv(out, key, "%s", str(o, member_key, ""));
+	else if (integer(o, member_key, &n))
+		kv(out, key, "%lld", n);
+	else if (v && json_typeof(v) == JSON_REAL)
+		kv(out, key, "%.3f", json_real_value(v));
+	else if (v && (json_typeof(v) == JSON_TRUE || json_typeof(v) == JSON_FALSE))
+		kv(out, key, "%s", json_typeof(v) == JSON_TRUE ? "yes" : "no");
+	else
+		kv(out, key, "unavailable: %s", str(o, "reason", "unknown"));
+}
+
+static void print_cpu_state(FILE *out, const json_t *st)
+{
+	section(out, "CPU state");
+	kv_int(out, "pu", st, "pu");
+	kv_or_reason(out, "governor", member(st, "cpufreq"), "governor");
+	kv_or_reason(out, "boost", member(st, "boost"), "enabled");
+	kv_or_reason(out, "aperf/mperf", member(st, "aperf_mperf"), "ratio");
+	kv_or_reason(out, "smt sibling idle", member(st, "smt"), "sibling_idle");
+	kv_int(out, "numa balancing", st, "numa_balancing");
+	kv_int(out, "memory node", st, "node");
+}
+
 void machine_facts_print(FILE *out, const json_t *facts)
 {
 	bool root = is_true(facts, "user_is_root");
@@ -323,4 +381,6 @@ void machine_facts_print(FILE *out, const json_t *facts)
 	print_topology(out, member(facts, "topology"));
 	print_perf(out, facts, root);
 	print_pmu(out, member(facts, "pmu"));
+	print_tlb(out, member(facts, "tlb"));
+	print_cpu_state(out, member(facts, "cpu_state"));
 }

@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <string.h>
+#include <linux/mempolicy.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/kernel.h"
 #include "harness/mem/hugepool.h"
 #include "harness/mem/pagecheck.h"
 
@@ -231,6 +234,64 @@ void backing_map_params(enum backing_kind kind, struct backing_map_params *out)
 	}
 }
 
+/* ---- NUMA: prefer the calling thread's node while a buffer is populated ---- */
+
+struct node_pref {
+	int node;     /* the node preferred, -1: none (unknown or single node) */
+	int set;      /* the thread's policy was changed and must be put back */
+	int old_mode;
+	unsigned long old_mask[16];
+};
+
+static void node_prefer_begin(struct node_pref *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->node = -1;
+	unsigned cpu = 0, node = 0;
+	if (syscall(SYS_getcpu, &cpu, &node, NULL) != 0 || node >= 64 * 16)
+		return;
+	p->node = (int)node;
+	if (syscall(SYS_get_mempolicy, &p->old_mode, p->old_mask, 64 * 16 + 1, NULL, 0) != 0)
+		return;
+	unsigned long mask[16] = {0};
+	mask[node / 64] = 1ul << (node % 64);
+	/* Preferred, not bound: a hugetlb pool without pages on that node still
+	 * serves the buffer, and buffer_json says where it landed. */
+	p->set = syscall(SYS_set_mempolicy, MPOL_PREFERRED, mask, 64 * 16 + 1) == 0;
+}
+
+static void node_prefer_end(struct node_pref *p)
+{
+	if (p->set)
+		(void)syscall(SYS_set_mempolicy, p->old_mode, p->old_mode == MPOL_DEFAULT ? NULL : p->old_mask,
+			      p->old_mode == MPOL_DEFAULT ? 0 : 64 * 16 + 1);
+	p->set = 0;
+}
+
+/* The share of up to 64 pages spread over the buffer that sit on `node`
+ * (move_pages with no target only reports where pages are); -1 unknown. */
+static double on_node_fraction(const struct buffer *buf, int node)
+{
+	if (node < 0 || !buf->base)
+		return -1;
+	enum { N = 64 };
+	void *pages[N];
+	int status[N];
+	size_t step = buf->bytes / N ? buf->bytes / N : 1, n = 0;
+	for (size_t off = 0; off < buf->bytes && n < N; off += step)
+		pages[n++] = (char *)buf->base + off / PAGE_4K * PAGE_4K;
+	if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) != 0)
+		return -1;
+	size_t on = 0, known = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (status[i] < 0)
+			continue;
+		known++;
+		on += status[i] == node;
+	}
+	return known ? (double)on / (double)known : -1;
+}
+
 static int alloc_buffer(struct buffer *buf, enum backing_kind kind, size_t bytes, int shared, nb_error *err)
 {
 	memset(buf, 0, sizeof(*buf));
@@ -247,7 +308,13 @@ static int alloc_buffer(struct buffer *buf, enum backing_kind kind, size_t bytes
 	if (rc != 0)
 		return rc;
 	size_t len = round_up(bytes, page);
+	/* The memory on the measuring PU's node (the caller is pinned): the
+	 * thread's policy prefers that node while the buffer is populated. */
+	struct node_pref pref;
+	node_prefer_begin(&pref);
 	rc = is_hugetlb(kind) ? map_hugetlb(buf, len, err) : map_anon(buf, len, err);
+	node_prefer_end(&pref);
+	buf->node_plus1 = pref.node + 1;
 	if (rc != 0) {
 		buffer_free(buf);
 		return rc;
@@ -357,7 +424,65 @@ json_t *buffer_json(const struct buffer *buf)
 {
 	json_t *verified = buf->verified_page_bytes ? json_integer((json_int_t)buf->verified_page_bytes) : json_null();
 	json_t *coverage = buf->verified_page_bytes ? json_real(buf->coverage) : json_null();
-	return json_pack("{s:s, s:I, s:o, s:o, s:s}", "requested", backing_name(buf->kind), "requested_page_bytes",
-			 (json_int_t)backing_page_bytes(buf->kind), "verified_page_bytes", verified, "coverage",
-			 coverage, "verify_method", buf->verify_method[0] ? buf->verify_method : "none");
+	json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:s}", "requested", backing_name(buf->kind), "requested_page_bytes",
+			      (json_int_t)backing_page_bytes(buf->kind), "verified_page_bytes", verified, "coverage",
+			      coverage, "verify_method", buf->verify_method[0] ? buf->verify_method : "none");
+	if (buf->base && buf->node_plus1 > 0) {
+		double f = on_node_fraction(buf, buf->node_plus1 - 1);
+		json_object_set_new(o, "numa", json_pack("{s:i, s:o}", "preferred_node", buf->node_plus1 - 1,
+							 "on_node_fraction", f >= 0 ? json_real(f) : json_null()));
+	}
+	return o;
+}
+
+/* ---- the measured range's page check ---- */
+
+static int kind_is_hugetlb(enum backing_kind k)
+{
+	return k == BACKING_HUGETLB_2M || k == BACKING_HUGETLB_1G;
+}
+
+void range_watch_begin(struct range_watch *w, const struct kernel_ctx *ctx)
+{
+	memset(w, 0, sizeof(*w));
+	const struct buffer *b = ctx->touched_buf ? ctx->touched_buf : ctx->buf;
+	if (!b || !b->base || ctx->backing_json)
+		return;
+	size_t bytes = ctx->touched_buf ? ctx->touched_bytes : 0;
+	if (!ctx->touched_buf) {
+		json_int_t span = json_integer_value(json_object_get(ctx->params, "span_bytes"));
+		bytes = span > 0 ? (size_t)span : ctx->working_set_bytes;
+	}
+	if (bytes == 0)
+		return;
+	if (bytes > b->bytes)
+		bytes = b->bytes;
+	w->on = 1;
+	w->base = (uintptr_t)b->base;
+	w->bytes = bytes;
+	w->page_bytes = backing_page_bytes(b->kind);
+	w->hugetlb = kind_is_hugetlb(b->kind);
+	range_snapshot_take(w->base, w->bytes, w->page_bytes, w->hugetlb, &w->before);
+}
+
+json_t *range_watch_end(struct range_watch *w, json_t *flags, json_t *params)
+{
+	if (!w->on)
+		return NULL;
+	struct range_snapshot after;
+	range_snapshot_take(w->base, w->bytes, w->page_bytes, w->hugetlb, &after);
+	json_t *pc = range_check_json(&w->before, &after, w->bytes, w->page_bytes);
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(pc, "events"), i, e)
+	{
+		const char *what = json_string_value(e);
+		/* A fallback is already said of the whole buffer (point.c's
+		 * "unverified pages"); here it is about the range measured. */
+		json_array_append_new(flags, json_sprintf("page check of the measured range: %s", what));
+	}
+	if (strcmp(after.method, "none") && json_object_get(params, "verified_pages"))
+		json_object_set_new(params, "verified_pages", json_integer((json_int_t)after.verified_pages));
+	w->on = 0;
+	return pc;
 }

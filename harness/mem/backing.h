@@ -14,6 +14,7 @@
 
 #include "core/backing_kind.h"
 #include "core/util.h"
+#include "harness/mem/pagecheck.h"
 
 /* "4k", "thp", "hugetlb-2m", "hugetlb-1g". */
 const char *backing_name(enum backing_kind kind);
@@ -37,6 +38,7 @@ struct buffer {
 	double coverage;            /* fraction of `bytes` on verified_page_bytes, 0..1 */
 	char verify_method[32];     /* "smaps", "smaps+kpageflags", ... */
 	int shared;                 /* hugetlb mapped MAP_SHARED (buffer_alloc_shared) */
+	int node_plus1;             /* 1 + the NUMA node preferred while populating (the caller's); 0: none */
 };
 
 /* Map, populate and verify a buffer.  For hugetlb backings the pool is grown
@@ -76,7 +78,28 @@ struct backing_map_params {
 void backing_map_params(enum backing_kind kind, struct backing_map_params *out);
 
 /* {"requested": "thp", "requested_page_bytes": N, "verified_page_bytes": N,
- *  "coverage": x, "verify_method": "..."} */
+ *  "coverage": x, "verify_method": "...",
+ *  "numa": {"preferred_node": N, "on_node_fraction": x}}  (numa: mapped buffers only) */
 json_t *buffer_json(const struct buffer *buf);
+
+/* ---- The measured range's page check (the measurement's "page_check") ----
+ * point.c calls range_watch_begin() after a kernel's setup and
+ * range_watch_end() after its samples, before teardown: the range is the
+ * kernel's touched_buf/touched_bytes when it set them, else the harness
+ * buffer's [base, base + params.span_bytes (or the working set)).  Nothing
+ * is watched for kernels with memory of their own (backing_json) or none. */
+struct kernel_ctx;
+struct range_watch {
+	int on;
+	uintptr_t base;
+	size_t bytes, page_bytes;
+	int hugetlb;
+	struct range_snapshot before;
+};
+void range_watch_begin(struct range_watch *w, const struct kernel_ctx *ctx);
+/* The page_check object (NULL when nothing was watched).  Events become
+ * flags; params.verified_pages (where the kernel set it) becomes the
+ * counted number of pages. */
+json_t *range_watch_end(struct range_watch *w, json_t *flags, json_t *params);
 
 #endif

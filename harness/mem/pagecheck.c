@@ -331,6 +331,9 @@ int pagemap_self(uintptr_t start, uintptr_t end, struct pagemap_summary *out, nb
 				continue;
 			}
 			out->pfn_known++;
+			/* Which frame backs which page: a migration or a remap changes it. */
+			out->pfn_digest = (out->pfn_digest ^ (((uint64_t)(va / PAGE_4K) + i) * 0x9E3779B97F4A7C15ull ^ pfn)) *
+					  0x100000001B3ull;
 			if (kpageflags_is_thp(flags[i]))
 				out->thp++;
 			if (kpageflags_is_huge(flags[i]))
@@ -348,4 +351,141 @@ int pagemap_self(uintptr_t start, uintptr_t end, struct pagemap_summary *out, nb
 	else if (rc == 0 && out->pfn_known < out->present)
 		rc = nb_skip(err, "page frame numbers are hidden in /proc/self/pagemap (they need CAP_SYS_ADMIN)");
 	return rc;
+}
+
+/* ---- the range a measurement touches ---- */
+
+#define PAGE_2M_BYTES (2u << 20)
+#define PAGE_1G_BYTES (1u << 30)
+
+static const size_t range_page[3] = {PAGE_4K, PAGE_2M_BYTES, PAGE_1G_BYTES};
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+void range_snapshot_classify(const struct pagemap_summary *pm, const struct smaps_summary *sm, int hugetlb,
+			     size_t walked_bytes, struct range_snapshot *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->walked_bytes = walked_bytes;
+	out->vma_anon_huge_bytes = sm ? sm->anon_huge_bytes : 0;
+	if (pm) {
+		out->method = "pagemap+kpageflags";
+		out->present_bytes = min_sz(pm->present * PAGE_4K, walked_bytes);
+		size_t g1 = pm->in_1g_compound * PAGE_4K;
+		size_t m2 = (pm->in_2m_compound - pm->in_1g_compound) * PAGE_4K;
+		if (!hugetlb) {
+			/* Anonymous memory has no 1G THP; a 2M compound page is a 2M
+			 * TLB entry only while PMD-mapped, which smaps counts. */
+			m2 = min_sz(m2 + g1, out->vma_anon_huge_bytes);
+			g1 = 0;
+		}
+		out->on_bytes[2] = g1;
+		out->on_bytes[1] = m2;
+		out->on_bytes[0] = out->present_bytes > g1 + m2 ? out->present_bytes - g1 - m2 : 0;
+		out->pfn_digest = pm->pfn_digest;
+	} else if (sm) {
+		/* The mapping as a whole: what smaps says of the VMA the range is in. */
+		out->method = "smaps (whole mapping)";
+		if (hugetlb || sm->hugetlb_bytes) {
+			out->present_bytes = min_sz(sm->hugetlb_bytes, walked_bytes);
+			out->on_bytes[sm->kernel_page_bytes >= PAGE_1G_BYTES ? 2 : 1] = out->present_bytes;
+		} else {
+			out->present_bytes = min_sz(sm->rss_bytes, walked_bytes);
+			out->on_bytes[1] = min_sz(sm->anon_huge_bytes, out->present_bytes);
+			out->on_bytes[0] = out->present_bytes - out->on_bytes[1];
+		}
+	} else {
+		out->method = "none";
+		return;
+	}
+	int best = -1;
+	for (int i = 0; i < 3; i++) {
+		out->verified_pages += (out->on_bytes[i] + range_page[i] - 1) / range_page[i];
+		if (out->on_bytes[i] && (best < 0 || out->on_bytes[i] >= out->on_bytes[best]))
+			best = i;
+	}
+	if (best >= 0) {
+		out->verified_page_bytes = range_page[best];
+		out->coverage = walked_bytes ? (double)out->on_bytes[best] / (double)walked_bytes : 0;
+		if (out->coverage > 1)
+			out->coverage = 1;
+	}
+}
+
+void range_snapshot_take(uintptr_t base, size_t bytes, size_t page_bytes, int hugetlb, struct range_snapshot *out)
+{
+	if (page_bytes < PAGE_4K)
+		page_bytes = PAGE_4K;
+	uintptr_t start = base / page_bytes * page_bytes;
+	uintptr_t end = (base + bytes + page_bytes - 1) / page_bytes * page_bytes;
+	struct smaps_summary sm;
+	int have_sm = smaps_self(start, end, &sm, NULL) == 0;
+	struct pagemap_summary pm;
+	int have_pm = pagemap_self(start, end, &pm, NULL) == 0;
+	range_snapshot_classify(have_pm ? &pm : NULL, have_sm ? &sm : NULL, hugetlb, (size_t)(end - start), out);
+}
+
+static void event(json_t *events, const char *what)
+{
+	if (events)
+		json_array_append_new(events, json_string(what));
+}
+
+int range_snapshot_compare(const struct range_snapshot *b, const struct range_snapshot *a,
+			   size_t requested_page_bytes, json_t *events)
+{
+	int changed = 0;
+	if ((b->verified_page_bytes && b->verified_page_bytes != requested_page_bytes) ||
+	    (a->verified_page_bytes && a->verified_page_bytes != requested_page_bytes) || b->coverage < 1.0 ||
+	    a->coverage < 1.0)
+		event(events, "fallback");
+	/* 2M bytes lost or gained on anonymous memory: khugepaged, a split. */
+	if (a->on_bytes[1] < b->on_bytes[1] || a->vma_anon_huge_bytes < b->vma_anon_huge_bytes) {
+		event(events, "thp_split");
+		changed = 1;
+	} else if (a->on_bytes[1] > b->on_bytes[1] || a->vma_anon_huge_bytes > b->vma_anon_huge_bytes) {
+		event(events, "thp_collapse");
+		changed = 1;
+	}
+	if (a->present_bytes < b->present_bytes) {
+		event(events, "reclaim");
+		changed = 1;
+	}
+	/* Frames changed under the same page sizes: pages moved. */
+	if (!strcmp(b->method, "pagemap+kpageflags") && !strcmp(a->method, b->method) && a->pfn_digest != b->pfn_digest) {
+		if (!changed)
+			event(events, "migration");
+		changed = 1;
+	}
+	if (a->verified_pages != b->verified_pages || a->verified_page_bytes != b->verified_page_bytes ||
+	    strcmp(a->method, b->method))
+		changed = 1;
+	return changed;
+}
+
+static json_t *snapshot_json(const struct range_snapshot *s)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "method", s->method, "walked_bytes",
+			 (json_int_t)s->walked_bytes, "present_bytes", (json_int_t)s->present_bytes, "on_4k_bytes",
+			 (json_int_t)s->on_bytes[0], "on_2m_bytes", (json_int_t)s->on_bytes[1], "on_1g_bytes",
+			 (json_int_t)s->on_bytes[2], "verified_pages", (json_int_t)s->verified_pages,
+			 "verified_page_bytes",
+			 s->verified_page_bytes ? json_integer((json_int_t)s->verified_page_bytes) : json_null(),
+			 "coverage", s->verified_page_bytes ? json_real(s->coverage) : json_null());
+}
+
+json_t *range_check_json(const struct range_snapshot *before, const struct range_snapshot *after, size_t bytes,
+			 size_t requested_page_bytes)
+{
+	json_t *events = json_array();
+	int changed = range_snapshot_compare(before, after, requested_page_bytes, events);
+	return json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:b, s:o}", "bytes", (json_int_t)bytes,
+			 "requested_page_bytes", (json_int_t)requested_page_bytes, "before", snapshot_json(before),
+			 "after", snapshot_json(after), "verified_pages", (json_int_t)after->verified_pages,
+			 "verified_page_bytes",
+			 after->verified_page_bytes ? json_integer((json_int_t)after->verified_page_bytes) : json_null(),
+			 "changed", changed, "events", events);
 }

@@ -7,6 +7,7 @@
 #define NESTBENCH_PAGECHECK_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "core/util.h"
@@ -40,6 +41,10 @@ struct pagemap_summary {
 	 * also set on smaller multi-size THP folios). */
 	size_t in_2m_compound;
 	size_t in_1g_compound;
+	/* A digest of (page, frame) over the pages whose PFN is known: equal
+	 * before and after a measurement unless a page moved (migration,
+	 * compaction, a THP collapse copying into a new huge page). */
+	uint64_t pfn_digest;
 };
 
 /* Decode one pagemap entry (bit 63 present, bits 0-54 PFN). */
@@ -57,5 +62,51 @@ int kpageflags_is_tail(uint64_t flags);
  * On 1 the presence counts are still filled when pagemap itself was
  * readable (PFNs are hidden from non-root), so pages/present are usable. */
 int pagemap_self(uintptr_t start, uintptr_t end, struct pagemap_summary *out, nb_error *err);
+
+/* ---- Page sizes of the range a measurement touches (results: the
+ * measurement's "page_check") ----
+ *
+ * The range is [base, base + bytes); it is walked rounded out to whole
+ * pages of the size asked for, so a 64K working set on a 2M page is seen
+ * sitting on that page.  A snapshot before and one after the samples say
+ * what backed the range then: bytes on each page size, the number of
+ * distinct pages touched (verified_pages: counted, not span / page size),
+ * and a digest of the frames, so that a THP split or collapse, a migration
+ * or a fallback during the measurement are seen and flagged. */
+struct range_snapshot {
+	const char *method;        /* "pagemap+kpageflags" (per page), "smaps (whole mapping)", or "none" */
+	size_t walked_bytes;       /* the range rounded out to whole requested pages */
+	size_t present_bytes;
+	size_t on_bytes[3];        /* resident bytes on 4K, 2M and 1G pages */
+	size_t verified_pages;     /* distinct pages of those sizes the range touches */
+	size_t verified_page_bytes; /* the size most of the range is on (0: nothing resident) */
+	double coverage;           /* fraction of the walked bytes on verified_page_bytes */
+	uint64_t pfn_digest;       /* per-page method only */
+	size_t vma_anon_huge_bytes; /* the mapping's AnonHugePages (smaps): PMD-mapped THP */
+};
+
+/* Pure: a snapshot from the walk's counts.  pm NULL: the per-page walk was
+ * not possible (no PFNs: not root), classify from the mapping's smaps alone.
+ * hugetlb: the range is hugetlb memory (its compound pages are the pages);
+ * else anonymous memory whose 2M compound pages count as 2M only as far as
+ * smaps sees them PMD-mapped (a PTE-mapped THP is 4K pages to the TLB). */
+void range_snapshot_classify(const struct pagemap_summary *pm, const struct smaps_summary *sm, int hugetlb,
+			     size_t walked_bytes, struct range_snapshot *out);
+
+/* Take a snapshot of [base, base + bytes) on this process; page_bytes: the
+ * page size asked for (the walk's rounding). */
+void range_snapshot_take(uintptr_t base, size_t bytes, size_t page_bytes, int hugetlb, struct range_snapshot *out);
+
+/* Pure: compare before and after.  Appends to events (an array; may be
+ * NULL) what happened: "fallback" (the range is not wholly on the page size
+ * asked for), "thp_split", "thp_collapse", "migration", "reclaim"; returns
+ * 1 when anything changed between the two. */
+int range_snapshot_compare(const struct range_snapshot *before, const struct range_snapshot *after,
+			   size_t requested_page_bytes, json_t *events);
+
+/* {"bytes", "requested_page_bytes", "before": {...}, "after": {...},
+ *  "verified_pages", "verified_page_bytes", "changed", "events": [...]}. */
+json_t *range_check_json(const struct range_snapshot *before, const struct range_snapshot *after, size_t bytes,
+			 size_t requested_page_bytes);
 
 #endif

@@ -70,6 +70,17 @@ static void append(struct point_run *pr, struct measurement *r)
 	records_write(pr->recs, r);
 }
 
+/* The measured range's page check onto the measurement just written. */
+static void attach_page_check(struct point_run *pr, json_t *pc)
+{
+	json_t *arr = pr->recs->measurements;
+	size_t n = json_array_size(arr);
+	if (pc && n)
+		json_object_set_new(json_array_get(arr, n - 1), "page_check", pc);
+	else
+		json_decref(pc);
+}
+
 /* A VM cell that failed (guest fault, watchdog, VMM error) becomes a
  * measurement with the reason, and the run goes on: one bad cell must not
  * lose a long run's data.  The exit status says that some failed. */
@@ -208,7 +219,10 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		counts[i] = UINT64_MAX;
 	if (sw)
 		swcount_reset(sw);
+	struct range_watch rw; /* the touched range's page sizes, before and after */
+	range_watch_begin(&rw, &ctx);
 	rc = measure_kernel(&ctx, &mc, (sw || cnt.pmu) ? &obs : NULL, &res, &err);
+	json_t *page_check = range_watch_end(&rw, ctx.flags, ctx.params);
 	if (k->teardown)
 		k->teardown(&ctx);
 	if (sw)
@@ -217,6 +231,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	if (apart && rc == 0 && counting_apart(&ctx, cfg->samples, res.iters_per_sample, &own_sw, counts, &ops_counted) == 0)
 		sw = &own_sw;
 	if (rc) {
+		json_decref(page_check);
 		if (cnt.pmu)
 			pmu_session_close(cnt.pmu);
 		drop_ctx_json(&ctx);
@@ -261,6 +276,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	if (opt->in_vm)
 		add_guest_fields(&r, opt->guest_page_bytes, ctx.guest_built_page_bytes);
 	append(pr, &r);
+	attach_page_check(pr, page_check);
 	free(res.samples);
 
 	pr->done++;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/childguard.h"
+#include "harness/host/cpustate.h"
 #include "harness/host/machine.h"
 #include "harness/host/topology.h"
 #include "harness/mem/hugepool.h"
@@ -164,6 +165,7 @@ int run_execute(struct run_config *cfg)
 		return EXIT_USAGE;
 	}
 	json_t *host = machine_facts_json();
+	json_object_set_new(host, "cpu_state", cpustate_json(NULL, cpu)); /* the PU this run measures on */
 	if (topology_pin_self(cpu, &err)) {
 		nb_error_msg("%s", err.msg);
 		json_decref(host);
