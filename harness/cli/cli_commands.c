@@ -55,7 +55,7 @@ const struct cli_cmd cli_program = {
 };
 
 const struct cli_cmd *const cli_commands[] = {
-	&cli_cmd_info, &cli_cmd_list, &cli_cmd_run, &cli_cmd_compare, &cli_cmd_report, &cli_cmd_guest, &cli_cmd_cleanup, &cli_cmd_help,
+	&cli_cmd_info, &cli_cmd_list, &cli_cmd_run, &cli_cmd_compare, &cli_cmd_report, &cli_cmd_cleanup, &cli_cmd_help,
 };
 const size_t cli_commands_len = ARRAY_SIZE(cli_commands);
 

@@ -101,10 +101,15 @@ int qemu_build_argv(const struct qemu_config *cfg, char ***out, nb_error *err)
 		"-chardev", con ? con : "", "-serial", "chardev:console",
 		"-chardev", chan ? chan : "", "-serial", "chardev:channel",
 	};
-	char **argv = calloc(ARRAY_SIZE(args) + 1, sizeof(char *));
+	/* The guest's RAM from a named backend: the host backing (hostmem.h). */
+	const char *mem_args[] = {"-object", cfg->memory_object, "-machine", "memory-backend=ram0"};
+	size_t nmem = cfg->memory_object ? ARRAY_SIZE(mem_args) : 0;
+	char **argv = calloc(ARRAY_SIZE(args) + nmem + 1, sizeof(char *));
 	int oom = !argv || !con || !chan;
 	for (size_t i = 0; argv && i < ARRAY_SIZE(args); i++)
 		oom |= !(argv[i] = strdup(args[i]));
+	for (size_t i = 0; argv && i < nmem; i++)
+		oom |= !(argv[ARRAY_SIZE(args) + i] = strdup(mem_args[i]));
 	free(con);
 	free(chan);
 	if (oom) {
@@ -220,6 +225,8 @@ int qemu_run(const struct qemu_config *cfg, nb_error *err)
 		ssize_t n = read(epipe[0], qerr + nqerr, sizeof(qerr) - 1 - nqerr);
 		if (n > 0)
 			nqerr += (size_t)n;
+		if (cfg->on_poll)
+			cfg->on_poll(cfg->poll_arg, pid, t.nlast > 0);
 		int r = childguard_reap(pid, &status);
 		if (r != 0) {
 			done = 1;
