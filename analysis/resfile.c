@@ -166,7 +166,7 @@ static int check_string_array(struct vctx *v, const json_t *arr, const char *pat
 	return 0;
 }
 
-static const char *const mode_names[] = {"native", "vm", "qemu-tcg", NULL};
+static const char *const mode_names[] = {"native", "vm", "qemu-tcg", "linux", NULL};
 static const char *const backing_names[] = {"4k", "thp", "hugetlb-2m", "hugetlb-1g", "none", NULL};
 static const char *const guest_page_names[] = {"4k", "2m", "1g", NULL};
 static const char *const mmu_names[] = {"ept", "npt", "shadow", "pvm-shadow", "unknown", "none", NULL};
@@ -435,6 +435,10 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 	    get(v, m, path, "samples", V_ARR, 1, 0, &samples) || get(v, m, path, "summary", V_OBJ, 1, 1, &summary) ||
 	    get_str(v, m, path, "skipped", 1, 1, &rm->skipped) || get(v, m, path, "flags", V_ARR, 0, 0, &j))
 		return -1;
+	if (get(v, m, path, "timing_valid", V_BOOL, 0, 0, &j))
+		return -1;
+	rm->timing_invalid = json_is_false(j); /* mode linux under TCG: function only */
+	j = NULL;
 	if (json_object_size(rm->params) > 1000)
 		return bad(v, path, "params has more than 1000 entries");
 	if (j) {

@@ -51,7 +51,7 @@ static void mount_one(const char *src, const char *dir, const char *type)
 }
 
 /* finit_module, decompressing in the kernel for .ko.xz / .ko.zst.  A module
- * for the other vendor (kvm-intel on AMD) fails with ENODEV: expected. */
+ * for the other vendor (kvm-intel on AMD) fails with ENODEV (EOPNOTSUPP on 6.x): expected. */
 static void load_module(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -61,7 +61,7 @@ static void load_module(const char *path)
 	}
 	size_t n = strlen(path);
 	int flags = n > 3 && strcmp(path + n - 3, ".ko") ? MODULE_INIT_COMPRESSED_FILE : 0;
-	if (syscall(SYS_finit_module, fd, "", flags) && errno != EEXIST && errno != ENODEV)
+	if (syscall(SYS_finit_module, fd, "", flags) && errno != EEXIST && errno != ENODEV && errno != EOPNOTSUPP)
 		say("loading %s failed: %s", path, strerror(errno));
 	close(fd);
 }
