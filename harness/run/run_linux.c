@@ -218,8 +218,13 @@ static int guest_has_backing(const struct run_config *cfg, enum backing_kind k)
 void run_linux_cmdline(const struct run_config *cfg, char *out, size_t len)
 {
 	size_t n = (size_t)snprintf(out, len, "transparent_hugepage=madvise");
-	if (guest_has_backing(cfg, BACKING_HUGETLB_1G) && cfg->guest_memory >= (3ull << 30) && n < len)
-		n += (size_t)snprintf(out + n, len - n, " hugepagesz=1G hugepages=1");
+	/* Two 1G pages: a run holds its sweep buffer while the fixed-size
+	 * kernels map their own; at least 1G stays for everything else. */
+	uint64_t ones = cfg->guest_memory >= (2ull << 30) ? (cfg->guest_memory - (1ull << 30)) >> 30 : 0;
+	if (ones > 2)
+		ones = 2;
+	if (guest_has_backing(cfg, BACKING_HUGETLB_1G) && ones && n < len)
+		n += (size_t)snprintf(out + n, len - n, " hugepagesz=1G hugepages=%llu", (unsigned long long)ones);
 	if (guest_has_backing(cfg, BACKING_HUGETLB_2M) && n < len)
 		n += (size_t)snprintf(out + n, len - n, " hugepagesz=2M hugepages=%llu",
 				      (unsigned long long)(cfg->guest_memory / 8 / (2u << 20)));

@@ -42,8 +42,8 @@ void run_linux_args_free(char **args);
 
 /* The guest kernel's extra command line: THP in madvise mode (the thp
  * backing madvises, the 4k one opts out) and hugetlb pools for the guest
- * backings that need them: one 1G page (guests of 3G and more), an eighth
- * of the memory in 2M pages. */
+ * backings that need them: up to two 1G pages (leaving at least 1G), an
+ * eighth of the memory in 2M pages. */
 void run_linux_cmdline(const struct run_config *cfg, char *out, size_t len);
 
 /* Merge a guest's results document into doc: its measurements (mode
