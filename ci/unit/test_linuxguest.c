@@ -350,14 +350,14 @@ static void guest_gets_the_run_options_but_its_own_mode_and_backing(void **state
 static void guest_cmdline_pools_follow_its_backings(void **state)
 {
 	(void)state;
-	struct run_config cfg = {.guest_memory = 3ull << 30};
+	struct run_config cfg = {.guest_memory = 4ull << 30};
 	char line[256];
 	run_linux_cmdline(&cfg, line, sizeof(line));
-	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=192");
-	cfg.guest_memory = 2ull << 30; /* one 1G page leaves 1G for the rest */
-	run_linux_cmdline(&cfg, line, sizeof(line));
 	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=128");
-	cfg.guest_memory = 1ull << 30;
+	cfg.guest_memory = 8ull << 30; /* room for a sweep buffer and a kernel's mapping */
+	run_linux_cmdline(&cfg, line, sizeof(line));
+	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=256");
+	cfg.guest_memory = 2ull << 30;
 	cfg.nguest_backings = 1;
 	cfg.guest_backings[0] = BACKING_HUGETLB_1G;
 	run_linux_cmdline(&cfg, line, sizeof(line)); /* no room for a 1G page */

@@ -218,16 +218,15 @@ static int guest_has_backing(const struct run_config *cfg, enum backing_kind k)
 void run_linux_cmdline(const struct run_config *cfg, char *out, size_t len)
 {
 	size_t n = (size_t)snprintf(out, len, "transparent_hugepage=madvise");
-	/* Two 1G pages: a run holds its sweep buffer while the fixed-size
-	 * kernels map their own; at least 1G stays for everything else. */
-	uint64_t ones = cfg->guest_memory >= (2ull << 30) ? (cfg->guest_memory - (1ull << 30)) >> 30 : 0;
-	if (ones > 2)
-		ones = 2;
+	/* One 1G page from 3G of guest memory, two from 6G (a run holds its
+	 * sweep buffer while a fixed-size kernel maps its own); the pools are
+	 * reserved for good at boot, so they stay a small part of the guest. */
+	uint64_t ones = cfg->guest_memory >= (6ull << 30) ? 2 : cfg->guest_memory >= (3ull << 30) ? 1 : 0;
 	if (guest_has_backing(cfg, BACKING_HUGETLB_1G) && ones && n < len)
 		n += (size_t)snprintf(out + n, len - n, " hugepagesz=1G hugepages=%llu", (unsigned long long)ones);
 	if (guest_has_backing(cfg, BACKING_HUGETLB_2M) && n < len)
 		n += (size_t)snprintf(out + n, len - n, " hugepagesz=2M hugepages=%llu",
-				      (unsigned long long)(cfg->guest_memory / 8 / (2u << 20)));
+				      (unsigned long long)(cfg->guest_memory / 16 / (2u << 20)));
 }
 
 /* What every linux measurement gets beside the guest's own fields. */
@@ -563,7 +562,7 @@ int run_linux_execute(struct run_config *cfg, json_t *doc)
 	if (!cfg->guest_cpus)
 		cfg->guest_cpus = 2;
 	if (!cfg->guest_memory)
-		cfg->guest_memory = 3ull << 30;
+		cfg->guest_memory = 4ull << 30;
 	if (!cfg->guest_timeout_s)
 		cfg->guest_timeout_s = 1800;
 	if (cfg->guest_accel == RUN_GUEST_ACCEL_KVM || cfg->guest_accel == RUN_GUEST_ACCEL_TCG) {

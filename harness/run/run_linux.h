@@ -42,8 +42,9 @@ void run_linux_args_free(char **args);
 
 /* The guest kernel's extra command line: THP in madvise mode (the thp
  * backing madvises, the 4k one opts out) and hugetlb pools for the guest
- * backings that need them: up to two 1G pages (leaving at least 1G), an
- * eighth of the memory in 2M pages. */
+ * backings that need them: one 1G page from 3G of memory, two from 6G, a
+ * sixteenth of the memory in 2M pages (the guest's own nestbench grows the
+ * 2M pool further when a run needs it; 1G pages are only had at boot). */
 void run_linux_cmdline(const struct run_config *cfg, char *out, size_t len);
 
 /* Merge a guest's results document into doc: its measurements (mode
