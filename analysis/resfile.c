@@ -435,10 +435,10 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 	    get(v, m, path, "samples", V_ARR, 1, 0, &samples) || get(v, m, path, "summary", V_OBJ, 1, 1, &summary) ||
 	    get_str(v, m, path, "skipped", 1, 1, &rm->skipped) || get(v, m, path, "flags", V_ARR, 0, 0, &j))
 		return -1;
-	if (get(v, m, path, "timing_valid", V_BOOL, 0, 0, &j))
+	json_t *tv;
+	if (get(v, m, path, "timing_valid", V_BOOL, 0, 0, &tv))
 		return -1;
-	rm->timing_invalid = json_is_false(j); /* mode linux under TCG: function only */
-	j = NULL;
+	rm->timing_invalid = json_is_false(tv); /* mode linux under TCG: function only */
 	if (json_object_size(rm->params) > 1000)
 		return bad(v, path, "params has more than 1000 entries");
 	if (j) {
