@@ -208,3 +208,18 @@ qemu_of() {
 	run ls -A "$tmp"
 	assert_output ""
 }
+
+# (The pool's growth is given back by hugepool.c as for native runs, which
+# pools.bats tests; its size is not compared here: other runs may share it.)
+@test "host backing hugetlb-2m: QEMU's memory on a hugetlb memfd, verified from its smaps" {
+	local out="$BATS_TEST_TMPDIR/h2m.json"
+	run "$NB" run --mode linux --backing hugetlb-2m --guest-memory 1g --guest-backing 4k --kernel fault --suite smoke \
+		--guest-accel tcg --quiet --out "$out"
+	assert_success
+	validate_schema "$out"
+	jq -e '.qemu.boots[0].host_backing | .requested == "hugetlb-2m" and
+		(.memory_backend | test("hugetlb=on,hugetlbsize=2M,prealloc=on")) and .verified_page_bytes == 2097152 and
+		.kernel_page_bytes == 2097152 and .hugetlb_bytes == 1073741824' "$out"
+	jq -e '[.measurements[] | select(.mode == "linux" and .skipped == null and
+		.host_backing.verified_page_bytes == 2097152)] | length > 0' "$out"
+}
