@@ -223,3 +223,18 @@ qemu_of() {
 	jq -e '[.measurements[] | select(.mode == "linux" and .skipped == null and
 		.host_backing.verified_page_bytes == 2097152)] | length > 0' "$out"
 }
+
+@test "a guest that does not boot: one error with its console's last lines, failed cells, native intact" {
+	local out="$BATS_TEST_TMPDIR/noboot.json"
+	# No init in the initramfs: the kernel looks for a root file system and panics.
+	NESTBENCH_GUEST_APPEND=rdinit=/nonexistent run "$NB" run --mode native,linux --suite smoke --kernel fault \
+		--backing 4k --guest-accel tcg --quiet --out "$out"
+	assert_failure 4
+	run grep -c "error: linux guest" <<<"$output"
+	assert_output 1
+	validate_schema "$out"
+	jq -e '.qemu.kernel_cmdline | test("rdinit=/nonexistent")' "$out"
+	jq -e '[.measurements[] | select(.mode == "native" and .skipped == null)] | length > 0' "$out"
+	jq -e '[.measurements[] | select(.mode == "linux")] | all(.failed == true and
+		(.skipped | test("no result frame.*console ended: Kernel panic")))' "$out"
+}

@@ -33,6 +33,10 @@ struct qemu_config {
 	 * smaps sampler) and once when the guest's console first speaks. */
 	void (*on_poll)(void *arg, pid_t pid, int booted);
 	void *poll_arg;
+	/* NULL, or where qemu_run leaves the console's last lines ("|" between
+	 * lines), whatever the outcome: for errors found after QEMU ended. */
+	char *console_tail;
+	size_t console_tail_len;
 };
 
 /* KVM where /dev/kvm is usable and the local KVM can run a Linux guest's

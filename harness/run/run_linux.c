@@ -436,6 +436,7 @@ static void boot_one(struct run_config *cfg, json_t *doc, json_t *boots, const s
 	snprintf(console, sizeof(console), "/dev/fd/%d", cfd);
 	snprintf(channel, sizeof(channel), "/dev/fd/%d", chfd);
 	struct sampler smp = {.mem_bytes = cfg->guest_memory};
+	char tail[400] = "";
 	struct qemu_config qc = {
 		.kernel = ls->kernel,
 		.initrd = initrd,
@@ -450,6 +451,8 @@ static void boot_one(struct run_config *cfg, json_t *doc, json_t *boots, const s
 		.memory_object = object,
 		.on_poll = sample,
 		.poll_arg = &smp,
+		.console_tail = tail,
+		.console_tail_len = sizeof(tail),
 	};
 	if (chfd < 0 && ifd >= 0)
 		nb_fail(&err, "memfd_create: %s", strerror(errno));
@@ -465,8 +468,12 @@ static void boot_one(struct run_config *cfg, json_t *doc, json_t *boots, const s
 	int status = -1;
 	if (rc == 0)
 		rc = read_fd_all(chfd, &data, &len, &err);
-	if (rc == 0)
-		rc = channel_parse(data, len, &body, &blen, &status, &err);
+	if (rc == 0 && channel_parse(data, len, &body, &blen, &status, &err)) {
+		/* QEMU ended by itself but nothing came back: the guest did not boot
+		 * or its first process died.  Its console says which. */
+		nb_error e2 = err;
+		rc = nb_fail(&err, "%s; the guest's console ended: %s", e2.msg, tail[0] ? tail : "(nothing)");
+	}
 	json_t *hb = hostmem_json(kind, object, &smp.last, "QEMU's smaps showed no mapping of the guest's memory");
 	json_object_set(boot, "host_backing", hb);
 	json_object_set_new(boot, "boot_to_results_s", json_real(took));
@@ -572,6 +579,11 @@ int run_linux_execute(struct run_config *cfg, json_t *doc)
 		ls.accel = qemu_choose_accel(why, sizeof(why));
 	}
 	run_linux_cmdline(cfg, ls.append, sizeof(ls.append));
+	const char *more = getenv("NESTBENCH_GUEST_APPEND");
+	if (more && more[0]) {
+		size_t n = strlen(ls.append);
+		snprintf(ls.append + n, sizeof(ls.append) - n, " %s", more);
+	}
 	json_object_set_new(q, "binary", json_string("qemu-system-x86_64"));
 	json_object_set_new(q, "accel", json_string(qemu_accel_name(ls.accel)));
 	json_object_set_new(q, "accel_reason", json_string(why));
