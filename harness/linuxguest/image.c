@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness/linuxguest/channel.h"
@@ -380,7 +381,9 @@ int image_cache_dir(char *out, size_t len, nb_error *err)
 }
 
 /* Other images of the same kernel version are stale: nothing would ask
- * for their key again (their nestbench or libraries changed). */
+ * for their key again (their nestbench or libraries changed).  So are
+ * temporary files of builds killed outright, once they are an hour old (a
+ * younger one may be another run's build in progress). */
 static void prune_stale(const char *dir, const char *ver, const char *keep)
 {
 	char pat[4400];
@@ -389,6 +392,13 @@ static void prune_stale(const char *dir, const char *ver, const char *keep)
 	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0)
 		for (size_t i = 0; i < g.gl_pathc; i++)
 			if (strcmp(g.gl_pathv[i], keep))
+				unlink(g.gl_pathv[i]);
+	globfree(&g);
+	snprintf(pat, sizeof(pat), "%s/initramfs-*.cpio.tmp-*", dir);
+	struct stat st;
+	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0)
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (stat(g.gl_pathv[i], &st) == 0 && st.st_mtime < time(NULL) - 3600)
 				unlink(g.gl_pathv[i]);
 	globfree(&g);
 }
