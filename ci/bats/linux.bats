@@ -5,9 +5,10 @@
 # under TCG: function only, and nothing here looks at a timing.
 #
 # Guest boots are the expensive part (under TCG a smoke run is about 20 s
-# from boot to results): one in setup_file for the whole suite, one cut
-# short by SIGINT, one cut short by --guest-timeout.  The failure tests
-# before any boot (no QEMU, a bad kernel) boot nothing.
+# from boot to results): one in setup_file for the whole suite, two cut
+# short by SIGINT and SIGTERM, one by --guest-timeout, one that panics, one
+# small one on host hugetlb pages.  The failure tests before any boot (no
+# QEMU, a bad kernel) boot nothing.
 
 load 'helpers'
 
@@ -183,8 +184,11 @@ qemu_of() {
 	[ -z "$(qemu_of "$kernel")" ]
 }
 
-@test "SIGINT while the guest runs: QEMU ends with nestbench, nothing temporary is left" {
-	local out="$BATS_TEST_TMPDIR/int.json" kernel="$BATS_TEST_TMPDIR/vmlinuz-int" tmp="$BATS_TEST_TMPDIR/tmp"
+# Boot a guest, wait until its nestbench measures, send nestbench signal $1,
+# expect exit status $2: QEMU gone with it, no results file, nothing temporary.
+interrupt_guest() {
+	local sig=$1 want=$2 out="$BATS_TEST_TMPDIR/int.json" kernel="$BATS_TEST_TMPDIR/vmlinuz-$1"
+	local tmp="$BATS_TEST_TMPDIR/tmp"
 	cp "$(compgen -G '/boot/vmlinuz-*' | sort -V | tail -1)" "$kernel"
 	mkdir -p "$tmp"
 	set -m # a background job without job control would start with SIGINT ignored
@@ -199,14 +203,22 @@ qemu_of() {
 	done
 	grep -q "guest: nestbench: \[" "$BATS_TEST_TMPDIR/int.err" || fail "the guest never started measuring"
 	[ -n "$(qemu_of "$kernel")" ]
-	kill -INT "$pid"
+	kill "-$sig" "$pid"
 	local rc=0
 	wait "$pid" || rc=$?
-	[ "$rc" -eq 130 ]
+	[ "$rc" -eq "$want" ]
 	[ -z "$(qemu_of "$kernel")" ]
 	[ ! -e "$out" ]
 	run ls -A "$tmp"
 	assert_output ""
+}
+
+@test "SIGINT while the guest runs: QEMU ends with nestbench, nothing temporary is left" {
+	interrupt_guest INT 130
+}
+
+@test "SIGTERM while the guest runs: the same" {
+	interrupt_guest TERM 143
 }
 
 # (The pool's growth is given back by hugepool.c as for native runs, which
