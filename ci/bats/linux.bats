@@ -93,6 +93,9 @@ qemu_of() {
 		length > 0' "$LX_OUT"
 	jq -e '[.measurements[] | select(.mode == "linux" and .host_backing.verified_page_bytes != 4096)] | length == 0' "$LX_OUT"
 	jq -e '.qemu.boots | length == 1 and .[0].error == null and .[0].boot_to_results_s > 0' "$LX_OUT"
+	# The guest's own derivations stay with its boot, out of the document's derived.
+	jq -e '.qemu.boots[0].guest_derived.translation | length > 0' "$LX_OUT"
+	jq -e '[.derived.translation[] | select(.mode != "native")] | length == 0' "$LX_OUT"
 	# The pools and THP mode on the guest's command line make every backing available inside.
 	jq -e '.qemu.kernel_cmdline | test("hugepagesz=1G hugepages=1") and test("hugepagesz=2M") and
 		test("transparent_hugepage=madvise")' "$LX_OUT"

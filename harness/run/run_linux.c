@@ -231,6 +231,12 @@ static void boot_one(struct run_config *cfg, json_t *doc, json_t *boots, const s
 	if (rc == 0) {
 		json_object_set_new(boot, "guest_exit_status", json_integer(status));
 		json_object_set_new(boot, "measurements", json_integer(merged));
+		/* The guest's own derivations (its translation costs and knees):
+		 * kept with its boot, not in the document's derived, whose curves
+		 * readers draw as timings. */
+		json_t *gd = json_object_get(guest, "derived");
+		if (gd)
+			json_object_set_new(boot, "guest_derived", json_deep_copy(gd));
 		json_object_set_new(boot, "error", json_null());
 	} else {
 		nb_error_msg("linux guest on host backing %s: %s", backing_name(kind), err.msg);
