@@ -488,6 +488,9 @@ static void write_caveats(struct report *r, struct doc *d)
 			}
 			if (!strcmp(m->mode, "qemu-tcg"))
 				caveat(r, d, letter, m, "TCG-only guest (QEMU emulation): functional, not a timing", NULL);
+			else if (m->timing_invalid)
+				caveat(r, d, letter, m, "TCG: function only (a Linux guest under QEMU emulation; timing_valid false)",
+				       NULL);
 			if (m->verified_page_bytes < 0)
 				caveat(r, d, letter, m, "pages unverified: no verified page size recorded", NULL);
 			else if (m->requested_page_bytes > 0 && m->verified_page_bytes != m->requested_page_bytes) {

@@ -166,9 +166,46 @@ static int check_string_array(struct vctx *v, const json_t *arr, const char *pat
 	return 0;
 }
 
-static const char *const mode_names[] = {"native", "vm", "qemu-tcg", NULL};
+static const char *const mode_names[] = {"native", "vm", "qemu-tcg", "linux", NULL};
 static const char *const backing_names[] = {"4k", "thp", "hugetlb-2m", "hugetlb-1g", "none", NULL};
 static const char *const guest_page_names[] = {"4k", "2m", "1g", NULL};
+static const char *const inner_mode_names[] = {"native", "vm", NULL};
+static const char *const host_backing_names[] = {"4k", "thp", "hugetlb-2m", "hugetlb-1g", NULL};
+
+/* Mode linux: the guest's own mode and the host side of its memory
+ * (harness/linuxguest/hostmem.c), as results/schema.json has them. */
+static int parse_linux_fields(struct vctx *v, const json_t *m, const char *path)
+{
+	json_t *im, *hb;
+	if (get(v, m, path, "inner_mode", V_STR, 0, 0, &im) || get(v, m, path, "host_backing", V_OBJ, 0, 0, &hb))
+		return -1;
+	if (im) {
+		int known = 0;
+		for (size_t i = 0; inner_mode_names[i]; i++)
+			known |= !strcmp(json_string_value(im), inner_mode_names[i]);
+		if (!known)
+			return bad(v, path, "inner_mode: unknown value (schema v1 allows native, vm)");
+	}
+	if (!hb)
+		return 0;
+	char p[200];
+	snprintf(p, sizeof(p), "%s.host_backing", path);
+	const char *s;
+	long long x;
+	double cov;
+	if (get_enum(v, hb, p, "requested", host_backing_names, &s) || get_str(v, hb, p, "memory_backend", 1, 0, &s) ||
+	    get_int(v, hb, p, "verified_page_bytes", 1, 1, 4096, &x) ||
+	    get_int(v, hb, p, "requested_page_bytes", 0, 0, 4096, &x) || get_num(v, hb, p, "coverage", 0, 0, 0, &cov) ||
+	    get_int(v, hb, p, "rss_bytes", 0, 0, 0, &x) || get_int(v, hb, p, "thp_bytes", 0, 0, 0, &x) ||
+	    get_int(v, hb, p, "hugetlb_bytes", 0, 0, 0, &x) || get_int(v, hb, p, "kernel_page_bytes", 0, 0, 0, &x) ||
+	    get_int(v, hb, p, "vma_bytes", 0, 0, 0, &x) || get_str(v, hb, p, "source", 0, 0, &s) ||
+	    get_str(v, hb, p, "unavailable", 0, 0, &s))
+		return -1;
+	if (cov > 1)
+		return bad(v, p, "coverage %g is above 1", cov);
+	return 0;
+}
+
 static const char *const mmu_names[] = {"ept", "npt", "shadow", "pvm-shadow", "unknown", "none", NULL};
 
 static int parse_host(struct vctx *v, struct res_file *rf)
@@ -434,6 +471,12 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 	    get_int(v, m, path, "iterations_per_sample", 0, 0, 1, &x) ||
 	    get(v, m, path, "samples", V_ARR, 1, 0, &samples) || get(v, m, path, "summary", V_OBJ, 1, 1, &summary) ||
 	    get_str(v, m, path, "skipped", 1, 1, &rm->skipped) || get(v, m, path, "flags", V_ARR, 0, 0, &j))
+		return -1;
+	json_t *tv;
+	if (get(v, m, path, "failed", V_BOOL, 0, 0, &tv) || get(v, m, path, "timing_valid", V_BOOL, 0, 0, &tv))
+		return -1;
+	rm->timing_invalid = json_is_false(tv); /* mode linux under TCG: function only */
+	if (parse_linux_fields(v, m, path))
 		return -1;
 	if (json_object_size(rm->params) > 1000)
 		return bad(v, path, "params has more than 1000 entries");

@@ -38,7 +38,8 @@ struct res_meas {
 	size_t index;              /* position in measurements[] */
 	const char *kernel;        /* strings point into the JSON tree */
 	const char *family;
-	const char *mode;          /* "native", "vm", "qemu-tcg" */
+	const char *mode;          /* "native", "vm", "qemu-tcg", "linux" */
+	int timing_invalid;        /* "timing_valid": false (a Linux guest under TCG) */
 	const char *backing;       /* backing.requested */
 	long long requested_page_bytes; /* -1 when absent */
 	long long verified_page_bytes;  /* -1 when absent or null */

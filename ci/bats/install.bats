@@ -171,12 +171,11 @@ complete_words() {
 	run complete_words "$NB" run --suite ""
 	assert_output $'smoke\nquick\nfull'
 	run complete_words "$NB" run --mode ""
-	assert_output $'native\nvm\nboth'
+	assert_output $'native\nvm\nlinux\nboth'
 	run complete_words "$NB" run --no
 	assert_output --no-pmu
 	run complete_words "$NB" ""
 	assert_output "$("$NB" help --complete | awk -F'\t' '$1 == "command" { print $2 }')"
-	assert_line guest
 	assert_line cleanup
 	run complete_words "$NB" list ""
 	assert_output $'kernels\nbackings\nsuites\nevents'

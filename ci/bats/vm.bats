@@ -73,5 +73,5 @@ setup() {
 	[[ "$stderr" == *"--guest-page needs --mode vm or both"* ]]
 	run --separate-stderr "$NB" run --mode sideways
 	assert_failure 2
-	[[ "$stderr" == *"--mode must be native, vm or both"* ]]
+	[[ "$stderr" == *"unknown mode 'sideways' (--mode takes native, vm, linux or both"* ]]
 }

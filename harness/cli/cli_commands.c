@@ -49,13 +49,17 @@ const struct cli_cmd cli_program = {
 					      "templates/, schema.json) instead of the built-in one"},
 			{"NESTBENCH_TEMPLATES", "gnuplot templates directory for `report` (as --templates)"},
 			{"NESTBENCH_GUEST_LOG", "when set, the micro-VM's guest messages are printed on stderr"},
+			{"NESTBENCH_CACHE_DIR", "where `run --mode linux` caches its guest initramfs (default "
+						"$XDG_CACHE_HOME/nestbench, else ~/.cache/nestbench)"},
+			{"NESTBENCH_GUEST_APPEND", "`run --mode linux`: more of the guest kernel's command line, for "
+						   "debugging a guest (e.g. `loglevel=7`); recorded in qemu.kernel_cmdline"},
 			{"LIBPFM_FORCE_PMU", "libpfm4: use this PMU model instead of the detected one"},
 			{"LIBPFM_ENCODE_INACTIVE", "libpfm4: when 1, encode events of PMUs this CPU does not have"},
 			{NULL, NULL}},
 };
 
 const struct cli_cmd *const cli_commands[] = {
-	&cli_cmd_info, &cli_cmd_list, &cli_cmd_run, &cli_cmd_compare, &cli_cmd_report, &cli_cmd_guest, &cli_cmd_cleanup, &cli_cmd_help,
+	&cli_cmd_info, &cli_cmd_list, &cli_cmd_run, &cli_cmd_compare, &cli_cmd_report, &cli_cmd_cleanup, &cli_cmd_help,
 };
 const size_t cli_commands_len = ARRAY_SIZE(cli_commands);
 

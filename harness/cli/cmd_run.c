@@ -20,12 +20,25 @@ const struct cli_cmd cli_cmd_run = {
 	.fn = cmd_run,
 	.summary = "run a suite or single kernels and write a results file",
 	.synopsis = "[--suite smoke|quick|full] [--kernel K,...] [--backing B,...]\n"
-		    "[--cpu N] [--out FILE] [--quiet] [--mode native|vm|both]\n"
-		    "[--guest-page 4k,2m,1g] [OPTIONS]",
-	.description = "Run a suite (or single kernels) natively, in micro-VMs of nestbench's own or both, and "
-		       "write a results file.",
+		    "[--cpu N] [--out FILE] [--quiet] [--mode native,vm,linux|both]\n"
+		    "[--guest-page 4k,2m,1g] [--guest-kernel PATH] [--guest-accel auto|kvm|tcg]\n"
+		    "[--guest-mode native,vm] [--guest-backing B,...] [OPTIONS]",
+	.description = "Run a suite (or single kernels) natively, in micro-VMs of nestbench's own, inside a Linux "
+		       "guest booted with QEMU, or any list of these, and write one results file.\n\n"
+		       "--mode linux boots one guest per host backing of --backing (QEMU's memory backend: memfd for "
+		       "4k, anonymous memory with prealloc for thp, hugetlb memfd for hugetlb-2m and hugetlb-1g), with "
+		       "an initramfs nestbench builds from this binary and caches, and runs `nestbench run` inside "
+		       "with these options (--mode from --guest-mode, --backing from --guest-backing).  The guest's "
+		       "measurements are merged as mode \"linux\" with the host backing QEMU's smaps showed; "
+		       "\"guest_host\" and \"qemu\" hold the guest's and QEMU's facts.  KVM (-cpu host) where "
+		       "/dev/kvm works and the local KVM uses ept, npt or shadow paging; TCG (-cpu max) elsewhere, "
+		       "function only: every linux measurement then says \"timing_valid\": false.",
 	.opts_fn = run_options, /* harness/run/run_opts.c: parse, check, help and config echo */
 	.notes = "Sizes take k, m, g suffixes (binary): 4k, 2m, 1g, 64M.\n"
+		 "--mode linux needs qemu-system-x86, busybox-static and a readable guest kernel (`make deps`); as "
+		 "a non-root user: read access to the kernel image (distribution kernels in /boot are root's: "
+		 "give --guest-kernel a copy), the kvm group for KVM, root for host hugetlb pools.  The initramfs "
+		 "cache is $NESTBENCH_CACHE_DIR, else $XDG_CACHE_HOME/nestbench, else ~/.cache/nestbench.\n"
 		 "Progress goes to stderr when it is a terminal; the summary table to stdout.",
 	.exit_status = "0 ok; 1 run-time error (nothing written); 2 usage error; 4 the results file is written but some "
 		       "cells failed (\"failed\": true in the file, with the reason).",
@@ -34,6 +47,10 @@ const struct cli_cmd cli_cmd_run = {
 					       "the TLB-miss sweep on two backings"},
 					      {"run --mode both --kernel chase --guest-page 4k,2m",
 					       "native and micro-VM chase, interleaved per point"},
+					      {"run --mode native,linux --suite smoke --backing 4k",
+					       "the smoke suite natively and inside a Linux guest on 4K host pages"},
+					      {"run --mode linux --guest-mode vm --guest-accel tcg --kernel chase",
+					       "micro-VMs on the guest's KVM (emulated AMD NPT under TCG): function only"},
 					      {NULL, NULL}},
 };
 
@@ -112,8 +129,17 @@ int cmd_run(int argc, char **argv)
 	if (!cfg.nbackings)
 		for (int b = 0; b < BACKING_COUNT; b++)
 			cfg.backings[cfg.nbackings++] = (enum backing_kind)b;
-	if (cfg.nguest_pages && !(cfg.modes & RUN_MODE_VM))
-		return usage_error("--guest-page needs --mode vm or both");
+	if (cfg.nguest_pages && !(cfg.modes & RUN_MODE_VM) &&
+	    !((cfg.modes & RUN_MODE_LINUX) && (cfg.guest_modes & RUN_MODE_VM)))
+		return usage_error("--guest-page needs --mode vm or both (or --mode linux with --guest-mode vm)");
+	/* The --guest-* rows of a Linux guest (run_linux.c) need one. */
+	static const char *const linux_rows[] = {"guest-kernel", "guest-accel", "guest-cpus", "guest-memory",
+						 "guest-mode", "guest-backing", "guest-timeout"};
+	for (size_t i = 0; i < sizeof(linux_rows) / sizeof(linux_rows[0]); i++)
+		if (given_opt(given, linux_rows[i]) && !(cfg.modes & RUN_MODE_LINUX)) {
+			nb_error_msg("--%s needs --mode linux (see 'nestbench run --help')", linux_rows[i]);
+			return EXIT_USAGE;
+		}
 	if (!cfg.nguest_pages) {
 		cfg.guest_pages[0] = 4096;
 		cfg.guest_pages[1] = 2u << 20;

@@ -19,13 +19,12 @@ int cmd_compare(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
-int cmd_guest(int argc, char **argv);
-/* Not listed: the first process of the image `guest` boots (linuxguest/guest_init.h). */
+/* Not listed: the first process of the image `run --mode linux` boots (linuxguest/guest_init.h). */
 int cmd_guest_init(int argc, char **argv);
 
 /* Each subcommand's description and option table (cli.h), next to its code. */
 extern const struct cli_cmd cli_cmd_info, cli_cmd_list, cli_cmd_run, cli_cmd_compare, cli_cmd_report,
-	cli_cmd_help, cli_cmd_guest, cli_cmd_cleanup;
+	cli_cmd_help, cli_cmd_cleanup;
 
 /* The program itself (global options, overview, files, environment) and
  * every subcommand in the order `nestbench --help` lists them

@@ -12,8 +12,12 @@
 
 uint64_t channel_fnv1a64(const void *data, size_t len)
 {
+	return channel_fnv1a64_more(0xcbf29ce484222325ull, data, len);
+}
+
+uint64_t channel_fnv1a64_more(uint64_t h, const void *data, size_t len)
+{
 	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < len; i++) {
 		h ^= p[i];
 		h *= 0x100000001b3ull;

@@ -22,6 +22,8 @@
 
 /* FNV-1a, 64 bits: a checksum, not a MAC (the guest is our own). */
 uint64_t channel_fnv1a64(const void *data, size_t len);
+/* Continue a hash h over more bytes (h starts at the FNV offset basis). */
+uint64_t channel_fnv1a64_more(uint64_t h, const void *data, size_t len);
 
 /* Write a frame carrying data (may be NULL with len 0) and status to fd.  0 or -1. */
 int channel_write(int fd, const void *data, size_t len, int status, nb_error *err);

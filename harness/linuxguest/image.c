@@ -9,13 +9,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "harness/linuxguest/channel.h"
 #include "harness/linuxguest/cpio.h"
 
 #define MAX_LIBS 64
 #define MAX_MODULES 16
+/* Changes when what goes into the base image changes: old caches die. */
+#define IMAGE_FORMAT "nestbench-initramfs-2"
 
 /* /init hands everything to nestbench: no string of the user's is in it. */
 static const char init_script[] = "#!/bin/busybox sh\n"
@@ -228,40 +233,93 @@ static int kvm_modules(const char *root, const char *ver, char mods[][512], size
 	return 0;
 }
 
-static int add_config(struct cpio *c, char *const *run_args, char mods[][512], size_t nmods, nb_error *err)
+static int add_modules(struct cpio *c, char mods[][512], size_t nmods, nb_error *err)
 {
-	json_t *args = json_array(), *m = json_array();
-	for (size_t i = 0; run_args && run_args[i]; i++)
-		json_array_append_new(args, json_string(run_args[i]));
+	json_t *m = json_array();
 	for (size_t i = 0; i < nmods; i++)
 		json_array_append_new(m, json_string(mods[i]));
-	json_t *doc = json_pack("{s:i, s:o, s:o, s:s}", "version", 1, "run_args", args, "modules", m, "results",
-				IMAGE_RESULTS_PATH);
+	json_t *doc = json_pack("{s:i, s:o}", "version", 1, "modules", m);
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	json_decref(doc);
 	if (!text)
-		return nb_fail(err, "cannot encode the guest configuration (arguments not UTF-8?)");
-	int rc = cpio_add_bytes(c, IMAGE_CONFIG_PATH, text, strlen(text), 0644, err);
+		return nb_fail(err, "cannot encode the guest's module list");
+	int rc = cpio_add_bytes(c, IMAGE_MODULES_PATH, text, strlen(text), 0644, err);
 	free(text);
 	return rc;
 }
 
-int image_build(const struct image_spec *spec, const char *out, nb_error *err)
+int image_write_config(char *const *run_args, const char *out, nb_error *err)
 {
-	char ver[128];
-	if (image_kernel_version(spec->kernel, ver, sizeof(ver), err))
-		return -1;
-	static char libs[MAX_LIBS][512], mods[MAX_MODULES][512];
+	json_t *args = json_array();
+	for (size_t i = 0; run_args && run_args[i]; i++)
+		json_array_append_new(args, json_string(run_args[i]));
+	json_t *doc = json_pack("{s:i, s:o, s:s}", "version", 1, "run_args", args, "results", IMAGE_RESULTS_PATH);
+	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+	json_decref(doc);
+	if (!text)
+		return nb_fail(err, "cannot encode the guest configuration (arguments not UTF-8?)");
+	struct cpio c;
+	int rc = cpio_open(&c, out, err);
+	if (rc == 0 && cpio_add_bytes(&c, IMAGE_CONFIG_PATH, text, strlen(text), 0644, err)) {
+		cpio_abort(&c);
+		rc = -1;
+	} else if (rc == 0) {
+		rc = cpio_close(&c, err);
+	}
+	free(text);
+	return rc;
+}
+
+/* What the base image is made of: the kernel's version, then path, size,
+ * mtime and inode of every file that goes in.  A rebuilt nestbench, an
+ * upgraded library or module changes one of them. */
+struct image_inputs {
+	char ver[128], self[4096];
+	char libs[MAX_LIBS][512], mods[MAX_MODULES][512];
 	size_t nlibs, nmods;
+};
+
+static int image_inputs(const struct image_spec *spec, struct image_inputs *in, nb_error *err)
+{
+	if (image_kernel_version(spec->kernel, in->ver, sizeof(in->ver), err))
+		return -1;
 	/* The real path: "/proc/self/exe" would name the loader in its own process. */
-	char self[4096];
-	if (!realpath(spec->self, self))
+	if (!realpath(spec->self, in->self))
 		return nb_fail(err, "cannot resolve %s: %s", spec->self, strerror(errno));
-	if (shared_libs(self, libs, &nlibs, err) ||
-	    kvm_modules(spec->modules_root ? spec->modules_root : "/lib/modules", ver, mods, &nmods, err))
+	if (shared_libs(in->self, in->libs, &in->nlibs, err) ||
+	    kvm_modules(spec->modules_root ? spec->modules_root : "/lib/modules", in->ver, in->mods, &in->nmods, err))
 		return -1;
 	if (access(spec->busybox, X_OK))
 		return nb_fail(err, "no busybox at %s (install it with `apt-get install -y busybox-static`)", spec->busybox);
+	return 0;
+}
+
+static uint64_t hash_file(uint64_t h, const char *path)
+{
+	struct stat st;
+	char buf[4096 + 128];
+	int n = snprintf(buf, sizeof(buf), "%s", path);
+	if (stat(path, &st) == 0)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "|%lld|%lld.%09ld|%llu", (long long)st.st_size,
+			      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+	return channel_fnv1a64_more(h, buf, (size_t)n + 1);
+}
+
+static uint64_t inputs_key(const struct image_spec *spec, const struct image_inputs *in)
+{
+	uint64_t h = channel_fnv1a64_more(0xcbf29ce484222325ull, IMAGE_FORMAT, strlen(IMAGE_FORMAT) + 1);
+	h = channel_fnv1a64_more(h, in->ver, strlen(in->ver) + 1);
+	h = hash_file(h, in->self);
+	h = hash_file(h, spec->busybox);
+	for (size_t i = 0; i < in->nlibs; i++)
+		h = hash_file(h, in->libs[i]);
+	for (size_t i = 0; i < in->nmods; i++)
+		h = hash_file(h, in->mods[i]);
+	return h;
+}
+
+static int build_base(const struct image_spec *spec, struct image_inputs *in, const char *out, nb_error *err)
+{
 	struct cpio c;
 	if (cpio_open(&c, out, err))
 		return -1;
@@ -276,16 +334,97 @@ int image_build(const struct image_spec *spec, const char *out, nb_error *err)
 	if (!rc)
 		rc = cpio_add_symlink(&c, "/bin/sh", "busybox", err);
 	if (!rc)
-		rc = cpio_add_file(&c, "/bin/nestbench", self, 0755, err);
-	for (size_t i = 0; i < nlibs && !rc; i++)
-		rc = cpio_add_file(&c, libs[i], libs[i], 0, err);
-	for (size_t i = 0; i < nmods && !rc; i++)
-		rc = cpio_add_file(&c, mods[i], mods[i], 0644, err);
+		rc = cpio_add_file(&c, "/bin/nestbench", in->self, 0755, err);
+	for (size_t i = 0; i < in->nlibs && !rc; i++)
+		rc = cpio_add_file(&c, in->libs[i], in->libs[i], 0, err);
+	for (size_t i = 0; i < in->nmods && !rc; i++)
+		rc = cpio_add_file(&c, in->mods[i], in->mods[i], 0644, err);
 	if (!rc)
-		rc = add_config(&c, spec->run_args, mods, nmods, err);
+		rc = add_modules(&c, in->mods, in->nmods, err);
 	if (rc) {
 		cpio_abort(&c);
 		return -1;
 	}
 	return cpio_close(&c, err);
 }
+
+int image_cache_dir(char *out, size_t len, nb_error *err)
+{
+	const char *env = getenv("NESTBENCH_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n;
+	if (env && env[0])
+		n = snprintf(out, len, "%s", env);
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(out, len, "%s/nestbench", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(out, len, "%s/.cache/nestbench", home);
+	else
+		return nb_fail(err, "no cache directory: set NESTBENCH_CACHE_DIR, XDG_CACHE_HOME or HOME");
+	if (n < 0 || (size_t)n >= len)
+		return nb_fail(err, "cache directory path too long");
+	/* mkdir -p */
+	for (char *p = out + 1;; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(out, 0755) && errno != EEXIST) {
+			int e = errno;
+			*p = c;
+			return nb_fail(err, "cannot create the cache directory %s: %s", out, strerror(e));
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	return 0;
+}
+
+/* Other images of the same kernel version are stale: nothing would ask
+ * for their key again (their nestbench or libraries changed).  So are
+ * temporary files of builds killed outright, once they are an hour old (a
+ * younger one may be another run's build in progress). */
+static void prune_stale(const char *dir, const char *ver, const char *keep)
+{
+	char pat[4400];
+	snprintf(pat, sizeof(pat), "%s/initramfs-%s-*.cpio", dir, ver);
+	glob_t g;
+	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0)
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (strcmp(g.gl_pathv[i], keep))
+				unlink(g.gl_pathv[i]);
+	globfree(&g);
+	snprintf(pat, sizeof(pat), "%s/initramfs-*.cpio.tmp-*", dir);
+	struct stat st;
+	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0)
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (stat(g.gl_pathv[i], &st) == 0 && st.st_mtime < time(NULL) - 3600)
+				unlink(g.gl_pathv[i]);
+	globfree(&g);
+}
+
+int image_cached(const struct image_spec *spec, const char *dir, struct image_cache *out, nb_error *err)
+{
+	static struct image_inputs in;
+	memset(out, 0, sizeof(*out));
+	if (image_inputs(spec, &in, err))
+		return -1;
+	snprintf(out->kernel_version, sizeof(out->kernel_version), "%s", in.ver);
+	snprintf(out->key, sizeof(out->key), "%016llx", (unsigned long long)inputs_key(spec, &in));
+	if (snprintf(out->path, sizeof(out->path), "%s/initramfs-%s-%s.cpio", dir, in.ver, out->key) >=
+	    (int)sizeof(out->path))
+		return nb_fail(err, "cache path too long");
+	struct stat st;
+	if (stat(out->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		out->cached = 1;
+	} else {
+		if (build_base(spec, &in, out->path, err))
+			return -1;
+		prune_stale(dir, in.ver, out->path);
+		if (stat(out->path, &st))
+			return nb_fail(err, "cannot stat %s: %s", out->path, strerror(errno));
+	}
+	out->bytes = (uint64_t)st.st_size;
+	return 0;
+}
+

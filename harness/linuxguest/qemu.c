@@ -101,10 +101,15 @@ int qemu_build_argv(const struct qemu_config *cfg, char ***out, nb_error *err)
 		"-chardev", con ? con : "", "-serial", "chardev:console",
 		"-chardev", chan ? chan : "", "-serial", "chardev:channel",
 	};
-	char **argv = calloc(ARRAY_SIZE(args) + 1, sizeof(char *));
+	/* The guest's RAM from a named backend: the host backing (hostmem.h). */
+	const char *mem_args[] = {"-object", cfg->memory_object, "-machine", "memory-backend=ram0"};
+	size_t nmem = cfg->memory_object ? ARRAY_SIZE(mem_args) : 0;
+	char **argv = calloc(ARRAY_SIZE(args) + nmem + 1, sizeof(char *));
 	int oom = !argv || !con || !chan;
 	for (size_t i = 0; argv && i < ARRAY_SIZE(args); i++)
 		oom |= !(argv[i] = strdup(args[i]));
+	for (size_t i = 0; argv && i < nmem; i++)
+		oom |= !(argv[ARRAY_SIZE(args) + i] = strdup(mem_args[i]));
 	free(con);
 	free(chan);
 	if (oom) {
@@ -165,12 +170,19 @@ static void tail_poll(struct tail *t, const char *path)
 			tail_byte(t, buf[i]);
 }
 
-/* The console's last lines, for an error message. */
+/* The console's last lines, for an error message; from the panic's own
+ * line when the kernel panicked (its backtrace follows and would crowd it out). */
 static void tail_text(const struct tail *t, char *out, size_t len)
 {
 	size_t n = t->nlast, from = n > 300 ? n - 300 : 0;
+	static const char panic[] = "Kernel panic";
+	for (size_t i = 0; i + sizeof(panic) - 1 <= n; i++)
+		if (!memcmp(t->last + i, panic, sizeof(panic) - 1)) {
+			from = i;
+			break;
+		}
 	size_t o = 0;
-	for (size_t i = from; i < n && o + 1 < len; i++) {
+	for (size_t i = from; i < n && o + 1 < len && i < from + 300; i++) {
 		char c = t->last[i];
 		out[o++] = c == '\n' ? '|' : (c >= 0x20 && c < 0x7f) ? c : ' ';
 	}
@@ -220,6 +232,8 @@ int qemu_run(const struct qemu_config *cfg, nb_error *err)
 		ssize_t n = read(epipe[0], qerr + nqerr, sizeof(qerr) - 1 - nqerr);
 		if (n > 0)
 			nqerr += (size_t)n;
+		if (cfg->on_poll)
+			cfg->on_poll(cfg->poll_arg, pid, t.nlast > 0);
 		int r = childguard_reap(pid, &status);
 		if (r != 0) {
 			done = 1;
@@ -246,6 +260,8 @@ int qemu_run(const struct qemu_config *cfg, nb_error *err)
 	close(epipe[0]);
 	if (t.fd >= 0)
 		close(t.fd);
+	if (cfg->console_tail && cfg->console_tail_len)
+		tail_text(&t, cfg->console_tail, cfg->console_tail_len);
 	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
 		char last[400];
 		tail_text(&t, last, sizeof(last));

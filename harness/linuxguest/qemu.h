@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/util.h"
 
@@ -27,6 +28,15 @@ struct qemu_config {
 	const char *channel;     /* where the result channel goes */
 	double timeout_s;
 	int echo;                /* echo console lines to stderr as "guest: ..." */
+	const char *memory_object; /* NULL, or a -object memory backend with id ram0 (hostmem.h) */
+	/* NULL, or called about every 100 ms while QEMU runs (the host-side
+	 * smaps sampler) and once when the guest's console first speaks. */
+	void (*on_poll)(void *arg, pid_t pid, int booted);
+	void *poll_arg;
+	/* NULL, or where qemu_run leaves the console's last lines ("|" between
+	 * lines), whatever the outcome: for errors found after QEMU ended. */
+	char *console_tail;
+	size_t console_tail_len;
 };
 
 /* KVM where /dev/kvm is usable and the local KVM can run a Linux guest's

@@ -19,6 +19,7 @@
 #include "harness/run/plan.h"
 #include "harness/run/point.h"
 #include "harness/run/results.h"
+#include "harness/run/run_linux.h"
 #include "harness/run/run_summary.h"
 #include "harness/run/run_vm.h"
 #include "harness/run/sweep.h"
@@ -185,10 +186,13 @@ int run_execute(struct run_config *cfg)
 	rs.recs.measurements = json_object_get(rs.pr.doc, "measurements");
 	rs.pr.recs = &rs.recs;
 	int rc = 0;
-	for (size_t b = 0; b < cfg->nbackings && rc == 0; b++)
+	for (size_t b = 0; b < cfg->nbackings && rc == 0 && (cfg->modes & (RUN_MODE_NATIVE | RUN_MODE_VM)); b++)
 		rc = run_backing(&rs, cfg->backings[b], cpu);
 
 	topology_restore_affinity();
+	/* --mode linux: after the others, unpinned (QEMU must not inherit the PU). */
+	if (rc == 0 && (cfg->modes & RUN_MODE_LINUX))
+		rc = run_linux_execute(cfg, rs.pr.doc);
 	topology_fini();
 	hugepool_restore_all();
 	if (!rc && rs.recs.lost) {
@@ -212,6 +216,7 @@ int run_execute(struct run_config *cfg)
 	if (!cfg->quiet) {
 		run_summary_print(stdout, &rs.recs, rs.pr.doc);
 		run_vm_print_summary(stdout, &rs.recs);
+		run_linux_print_summary(stdout, rs.pr.doc);
 	}
 	records_free(&rs.recs);
 	fputs("results: ", stdout);

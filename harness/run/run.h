@@ -18,8 +18,9 @@
 
 #define RUN_MAX_KERNELS 32
 
-/* Where kernels run (bits of run_config.modes; --mode both = both bits). */
-enum { RUN_MODE_NATIVE = 1, RUN_MODE_VM = 2 };
+/* Where kernels run (bits of run_config.modes; --mode both = native,vm).
+ * LINUX: inside a Linux guest under QEMU (run_linux.h). */
+enum { RUN_MODE_NATIVE = 1, RUN_MODE_VM = 2, RUN_MODE_LINUX = 4 };
 
 struct run_config {
 	const struct suite *suite;
@@ -50,6 +51,15 @@ struct run_config {
 	unsigned modes;           /* RUN_MODE_* bits; 0 means native */
 	uint64_t guest_pages[3];  /* VM mode: guest page sizes in bytes (4K, 2M, 1G) */
 	size_t nguest_pages;
+	/* --mode linux (run_linux.c): the guest and what runs inside it. */
+	const char *guest_kernel;  /* NULL: the newest readable /boot/vmlinuz-* */
+	unsigned guest_cpus;
+	size_t guest_memory;
+	unsigned guest_accel;      /* enum qemu_accel (harness/linuxguest/qemu.h) */
+	unsigned guest_modes;      /* RUN_MODE_NATIVE and/or RUN_MODE_VM: the guest's own --mode */
+	enum backing_kind guest_backings[BACKING_COUNT]; /* the guest's own --backing (0: all) */
+	size_t nguest_backings;
+	unsigned guest_timeout_s;  /* per guest boot */
 };
 
 /* Execute; returns the process exit status.  Errors are reported on stderr. */

@@ -10,6 +10,7 @@
 
 #include "core/opt_json.h"
 #include "harness/run/run.h"
+#include "harness/run/run_linux.h"
 #include "harness/run/run_vm.h"
 
 /* Long-only options: getopt_long's val above any character. */
@@ -25,6 +26,13 @@ enum {
 	OPT_SIZE,
 	OPT_THREADS,
 	OPT_PLACEMENT,
+	OPT_GUEST_KERNEL,
+	OPT_GUEST_ACCEL,
+	OPT_GUEST_CPUS,
+	OPT_GUEST_MEMORY,
+	OPT_GUEST_MODE,
+	OPT_GUEST_BACKING,
+	OPT_GUEST_TIMEOUT,
 };
 
 #define MEMBER(f) (((struct run_config *)0)->f)
@@ -134,7 +142,39 @@ static int runs_vm(const void *cfg)
 	return (((const struct run_config *)cfg)->modes & RUN_MODE_VM) != 0;
 }
 
-static const unsigned long mode_values[] = {RUN_MODE_NATIVE, RUN_MODE_VM, RUN_MODE_NATIVE | RUN_MODE_VM, 0};
+/* --mode and --guest-mode: comma lists of modes (run_linux.c parses them). */
+static int modes_parse(const char *s, void *out, nb_error *err)
+{
+	unsigned m;
+	if (run_mode_parse(s, 1, &m, err))
+		return -1;
+	memcpy(out, &m, sizeof(m));
+	return 0;
+}
+
+static int guest_modes_parse(const char *s, void *out, nb_error *err)
+{
+	unsigned m;
+	if (run_mode_parse(s, 0, &m, err))
+		return -1;
+	memcpy(out, &m, sizeof(m));
+	return 0;
+}
+
+static const char *modes_name_of(const void *p)
+{
+	unsigned m;
+	memcpy(&m, p, sizeof(m));
+	return run_mode_name(m ? m : RUN_MODE_NATIVE);
+}
+
+/* The --guest-* rows mean something only with --mode linux. */
+static int runs_linux(const void *cfg)
+{
+	return (((const struct run_config *)cfg)->modes & RUN_MODE_LINUX) != 0;
+}
+
+static const unsigned long accel_values[] = {RUN_GUEST_ACCEL_AUTO, RUN_GUEST_ACCEL_KVM, RUN_GUEST_ACCEL_TCG, 0};
 
 static const struct cli_opt run_base_opts[] = {
 	{"suite", 's', "NAME", "smoke, quick (default) or full; see 'nestbench list suites'", CLI_V_SUITES, NULL,
@@ -183,13 +223,14 @@ static const struct cli_opt run_base_opts[] = {
 	 CLI_V_EVENTS, NULL, .type = OPT_T_STRING, FIELD(events), .flags = OPT_F_LIST, .config_key = "events"},
 	{"no-pmu", OPT_NO_PMU, NULL, "do not open hardware counters", CLI_V_NONE, NULL, .type = OPT_T_FLAG,
 	 FIELD(no_pmu), .flags = OPT_F_INVERT, .config_key = "pmu"},
-	{"mode", 'm', "MODE",
-	 "native (default), vm (the kernels inside a KVM guest of nestbench's own) or both (native and VM "
-	 "measurements interleaved per point); the kernels with a guest side (vmexit, vmswitch, guest-shootdown, "
-	 "the guest-* kernels, vm-lifecycle) run their guests in vm mode and their native counterparts, where they "
-	 "have one, in native mode",
-	 CLI_V_CHOICE, "native vm both", .type = OPT_T_CHOICE, FIELD(modes), .choice_values = mode_values,
-	 .def = RUN_MODE_NATIVE, .config_key = "mode"},
+	{"mode", 'm', "M[,M...]",
+	 "native (default), vm (the kernels inside a KVM guest of nestbench's own), linux (the kernels inside a "
+	 "Linux guest booted with QEMU, see --guest-*; its results are merged as mode \"linux\"), or a list of "
+	 "them; both = native,vm (native and VM measurements interleaved per point); the kernels with a guest side "
+	 "(vmexit, vmswitch, guest-shootdown, the guest-* kernels, vm-lifecycle) run their guests in vm mode and "
+	 "their native counterparts, where they have one, in native mode",
+	 CLI_V_CHOICE, "native vm linux both", .type = OPT_T_NAME, FIELD(modes), .name_parse = modes_parse,
+	 .name_of = modes_name_of, .config_key = "mode"},
 	{"guest-page", 'g', "P[,P...]",
 	 "vm: guest page sizes 4k, 2m, 1g (default: all; those that cannot be had are skipped with the reason)",
 	 CLI_V_CHOICE, "4k 2m 1g", .type = OPT_T_NAME, LIST(guest_pages, nguest_pages, OPT_F_UNIQUE),
@@ -213,6 +254,42 @@ static const struct cli_opt run_base_opts[] = {
 	 CLI_V_CHOICE, "same-pu cross-pu", .type = OPT_T_NAME,
 	 LIST(placements, nplacements, OPT_F_UNIQUE | OPT_F_NULL_EMPTY), .name_parse = placement_parse,
 	 .name_of = placement_name_of, .config_key = "placements"},
+	/* --mode linux: the guest (run_linux.c). */
+	{"guest-kernel", OPT_GUEST_KERNEL, "PATH",
+	 "linux: the guest's kernel, a bzImage (default: the newest readable /boot/vmlinuz-*; its modules under "
+	 "/lib/modules go into the image)",
+	 CLI_V_FILE, NULL, .type = OPT_T_STRING, FIELD(guest_kernel), .min = 1, .config_key = "guest_kernel",
+	 .echo_if = runs_linux},
+	{"guest-accel", OPT_GUEST_ACCEL, "A",
+	 "linux: auto (default: KVM with -cpu host where /dev/kvm works and the local KVM uses ept, npt or shadow "
+	 "paging; TCG with -cpu max otherwise), kvm or tcg; under TCG every linux measurement is function only "
+	 "(\"timing_valid\": false)",
+	 CLI_V_CHOICE, "auto kvm tcg", .type = OPT_T_CHOICE, FIELD(guest_accel), .choice_values = accel_values,
+	 .def = RUN_GUEST_ACCEL_AUTO, .config_key = "guest_accel", .echo_if = runs_linux},
+	{"guest-cpus", OPT_GUEST_CPUS, "N", "linux: vCPUs of the guest (default 2)", CLI_V_WORD, NULL,
+	 .type = OPT_T_UINT, FIELD(guest_cpus), .min = 1, .max = 64, .def = 2, .config_key = "guest_cpus",
+	 .echo_if = runs_linux},
+	{"guest-memory", OPT_GUEST_MEMORY, "SIZE",
+	 "linux: memory of the guest (default 4g; a whole number of the host backing's pages; from 3g it has a 1G "
+	 "hugetlb page, from 6g two)",
+	 CLI_V_WORD, NULL,
+	 .type = OPT_T_SIZE, FIELD(guest_memory), .min = 256u << 20, .align = 2u << 20,
+	 .align_what = "2m (the guest's memory is hugetlb-backable)", .def = 4ll << 30,
+	 .config_key = "guest_memory_bytes", .echo_if = runs_linux},
+	{"guest-mode", OPT_GUEST_MODE, "M[,M...]",
+	 "linux: the --mode of the nestbench inside the guest: native (default), vm (micro-VMs on the guest's own "
+	 "KVM: NPT under TCG's emulated SVM) or both",
+	 CLI_V_CHOICE, "native vm both", .type = OPT_T_NAME, FIELD(guest_modes), .name_parse = guest_modes_parse,
+	 .name_of = modes_name_of, .config_key = "guest_mode", .echo_if = runs_linux},
+	{"guest-backing", OPT_GUEST_BACKING, "B[,B...]",
+	 "linux: the backings inside the guest (default: all; its hugepage pools and THP mode are set on its "
+	 "kernel command line); --backing names the host backings of the guest's memory, one guest boot each",
+	 CLI_V_BACKINGS, NULL, .type = OPT_T_NAME, LIST(guest_backings, nguest_backings, OPT_F_UNIQUE),
+	 .name_parse = backing_item_parse, .name_of = backing_name_of, .config_key = "guest_backings",
+	 .echo_if = runs_linux},
+	{"guest-timeout", OPT_GUEST_TIMEOUT, "SEC", "linux: stop a guest after this many seconds (default 1800)",
+	 CLI_V_WORD, NULL, .type = OPT_T_UINT, FIELD(guest_timeout_s), .min = 1, .max = 7 * 86400, .def = 1800,
+	 .config_key = "guest_timeout_s", .echo_if = runs_linux},
 	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
 	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
