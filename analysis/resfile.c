@@ -166,7 +166,7 @@ static int check_string_array(struct vctx *v, const json_t *arr, const char *pat
 	return 0;
 }
 
-static const char *const mode_names[] = {"native", "vm", "qemu-tcg", NULL};
+static const char *const mode_names[] = {"native", "vm", "linux", "qemu-tcg", NULL};
 static const char *const backing_names[] = {"4k", "thp", "hugetlb-2m", "hugetlb-1g", "none", NULL};
 static const char *const guest_page_names[] = {"4k", "2m", "1g", NULL};
 static const char *const mmu_names[] = {"ept", "npt", "shadow", "pvm-shadow", "unknown", "none", NULL};
