@@ -578,20 +578,26 @@ static void f_reach_gain(struct ctx *c, size_t fi, const struct series *L, const
 	struct sb t;
 	if (nl) {
 		double r = (double)kl[0].above / (double)kf[0].above;
-		if (r < SPLINTER_REACH_FACTOR && r > 1 / SPLINTER_REACH_FACTOR) {
-			/* Costs beside: the chase at the largest working set both have. */
-			uint64_t wf[MAX_WS_PTS];
-			size_t nwf = chase_ws(f, F, wf, MAX_WS_PTS);
-			const struct res_meas *ml = NULL, *mf = NULL;
-			for (size_t i = nwl; i-- > 0 && !ml;) {
-				for (size_t j = 0; j < nwf; j++)
-					if (wf[j] == wl[i]) {
-						ml = find_meas(f, "chase", L, wl[i]);
-						mf = find_meas(f, "chase", F, wl[i]);
-					}
-				if (!(ml && mf))
-					ml = mf = NULL;
-			}
+		/* Splintered: the knees start where 4K's do and the costs match
+		 * on every plateau of the 4K curve (no gain anywhere). */
+		uint64_t wf[MAX_WS_PTS], common[MAX_WS_PTS];
+		size_t nwf = chase_ws(f, F, wf, MAX_WS_PTS), nc = 0, compared = 0, same = 0;
+		for (size_t i = 0; i < nwf; i++)
+			if (find_meas(f, "chase", L, wf[i]))
+				common[nc++] = wf[i];
+		const struct res_meas *ml = NULL, *mf = NULL;
+		for (size_t p = 1; p <= nf; p++) {
+			uint64_t at = plateau_ws(kf, nf, p, common, nc);
+			if (!at)
+				continue;
+			const struct res_meas *a1 = find_meas(f, "chase", L, at), *b1 = find_meas(f, "chase", F, at);
+			double lo, hi, q = ratio(a1, b1, &lo, &hi);
+			compared++;
+			same += q < SPLINTER_COST_RATIO && q > 1 / SPLINTER_COST_RATIO;
+			ml = a1;
+			mf = b1;
+		}
+		if (r < SPLINTER_REACH_FACTOR && r > 1 / SPLINTER_REACH_FACTOR && compared && same == compared) {
 			if (sb_open(&t))
 				return;
 			char ver[48];
@@ -606,9 +612,9 @@ static void f_reach_gain(struct ctx *c, size_t fi, const struct series *L, const
 			if (ml && mf) {
 				rr = ratio(ml, mf, &rlo, &rhi);
 				fmt_bytes(a, sizeof(a), (double)ml->working_set_bytes);
-				int same = rr < SPLINTER_COST_RATIO && rr > 1 / SPLINTER_COST_RATIO;
-				sb_printf(&t, " and %s at %s (%.2fx 4k's latency [%.2f, %.2f])",
-					  same ? "costs the same" : "yet costs differently", a, rr, rlo, rhi);
+				sb_printf(&t, " and costs the same past each of 4k's steps (%zu compared; at %s %.2fx 4k's "
+					      "latency [%.2f, %.2f])",
+					  compared, a, rr, rlo, rhi);
 			}
 			if (!native(L->mode))
 				sb_printf(&t, ": the guest's large pages are mapped with small pages below it (KVM's "

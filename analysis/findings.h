@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "analysis/doc.h"
 #include "analysis/resfile.h"
 #include "core/util.h"
 
@@ -97,6 +98,11 @@ void fmt_ns(char *buf, size_t len, double ns);
  * esc_text(); at most max_src sources listed per finding (0: none). */
 void findings_write_text(FILE *out, const struct findings *fs, const struct res_file *files, size_t n,
 			 size_t max_src);
+
+/* The findings into a report body (HTML or Markdown, doc.h): one list per
+ * file, each sentence through doc_text(), the sources beneath (HTML: in a
+ * <details> element). */
+void findings_write_doc(struct doc *d, const struct findings *fs, const struct res_file *files, size_t n);
 
 /* The terminal summary of a run: its document parsed as a results file and
  * its findings printed (findings_write_text).  Declared for the run in

@@ -54,6 +54,63 @@ void findings_write_text(FILE *out, const struct findings *fs, const struct res_
 	}
 }
 
+void findings_write_doc(struct doc *d, const struct findings *fs, const struct res_file *files, size_t n)
+{
+	for (size_t fi = 0; fi < n; fi++) {
+		char letter[24];
+		file_letter(fi, letter, sizeof(letter));
+		if (n > 1) {
+			doc_para_begin(d);
+			doc_raw(d, "%sFile %s%s (", d->html ? "<strong>" : "**", letter, d->html ? "</strong>" : "**");
+			doc_text(d, files[fi].path);
+			doc_raw(d, ")%s", fi ? ", ratios [in brackets] against file A's same finding" : "");
+			doc_para_end(d);
+		}
+		doc_list_begin(d);
+		size_t shown = 0;
+		for (size_t i = 0; i < fs->n; i++) {
+			const struct finding *x = &fs->v[i];
+			if (x->file != fi)
+				continue;
+			shown++;
+			doc_item_begin(d);
+			if (d->html)
+				doc_raw(d, "<span class=\"fk\">%s</span> ", finding_kind_name(x->kind));
+			doc_text(d, x->text);
+			if (x->has_vs_first && isfinite(x->vs_first))
+				doc_raw(d, " [%.3gx of file A's]", x->vs_first);
+			if (x->nsrc && d->html) {
+				doc_raw(d, "<details class=\"src\"><summary>rests on %zu</summary><ul>", x->nsrc);
+				for (size_t k = 0; k < x->nsrc; k++) {
+					char l2[24];
+					file_letter(x->src[k].file, l2, sizeof(l2));
+					doc_raw(d, "<li>%s: ", l2);
+					doc_text(d, x->src[k].label ? x->src[k].label : x->src[k].what);
+					if (x->src[k].label)
+						doc_raw(d, " (%s)", x->src[k].what);
+					doc_raw(d, "</li>");
+				}
+				doc_raw(d, "</ul></details>");
+			} else if (x->nsrc) {
+				doc_raw(d, " (rests on %zu: ", x->nsrc);
+				for (size_t k = 0; k < x->nsrc && k < 3; k++) {
+					if (k)
+						doc_raw(d, "; ");
+					doc_text(d, x->src[k].label ? x->src[k].label : x->src[k].what);
+				}
+				doc_raw(d, "%s)", x->nsrc > 3 ? "; ..." : "");
+			}
+			doc_item_end(d);
+		}
+		if (!shown) {
+			doc_item_begin(d);
+			doc_raw(d, "Nothing to say: no measurement in this file is one a finding rests on.");
+			doc_item_end(d);
+		}
+		doc_list_end(d);
+	}
+}
+
 int findings_print_doc(FILE *out, const json_t *doc)
 {
 	char *text = json_dumps(doc, JSON_COMPACT);

@@ -12,4 +12,10 @@
  * native kernels, then the knees of doc.derived and any skipped backings. */
 void run_summary_print(FILE *out, const struct run_records *rs, const json_t *doc);
 
+/* The findings of the run's document (what its numbers say, in sentences),
+ * printed first.  Defined in analysis/findings_out.c and declared there
+ * too (analysis/findings.h): harness/ does not include analysis/, the call
+ * is resolved at link time as the CLI reaches cmd_report.  0 or -1. */
+int findings_print_doc(FILE *out, const json_t *doc);
+
 #endif
