@@ -1192,6 +1192,22 @@ int findings_build(const struct res_file *files, size_t n, struct findings *out,
 		findings_free(out);
 		return nb_fail(err, "out of memory building the findings");
 	}
+	/* Per file, what a reader came for first: splintering, the guest's tax,
+	 * reach and gain, then the details (stable: insertion order within a kind). */
+	static const int prio[FK_KIND_COUNT] = {
+		[FK_NOTHING] = 0, [FK_NO_VM] = 1,   [FK_SPLINTER] = 2,	[FK_TAX] = 3,	   [FK_REACH_GAIN] = 4,
+		[FK_GAIN] = 5,	  [FK_MMU] = 6,	    [FK_TCG] = 7,	[FK_REACH] = 8,	   [FK_LEVEL_COST] = 9,
+		[FK_PTUPDATE] = 10, [FK_CTXSW] = 11,
+	};
+	for (size_t a = 1; a < out->n; a++)
+		for (size_t b = a; b > 0; b--) {
+			struct finding *x = &out->v[b - 1], *y = &out->v[b];
+			if (x->file < y->file || (x->file == y->file && prio[x->kind] <= prio[y->kind]))
+				break;
+			struct finding t = *x;
+			*x = *y;
+			*y = t;
+		}
 	/* Several files: each finding against the first file's of the same key. */
 	for (size_t i = 0; i < out->n; i++) {
 		struct finding *x = &out->v[i];

@@ -54,7 +54,7 @@ png_size() {
 	for p in latency translation heatmap-A-64M heatmap-B-64M bars-ptupdate-1 "bars-ptupdate-$np" "bars-ctxsw-$nc" \
 		pmu-walk-cycles pmu-walks-per-access pmu-page-mix; do
 		[ -s "$T/r/$p.svg" ] || fail "missing $p.svg"
-		[ "$(png_size "$T/r/$p.png")" = "960x600" ] || fail "$p.png is $(png_size "$T/r/$p.png")"
+		[ "$(png_size "$T/r/$p.png")" = "1920x1200" ] || fail "$p.png is $(png_size "$T/r/$p.png")"
 		grep -q "<svg" "$T/r/$p.svg" || fail "$p.svg is not SVG"
 	done
 	[ -s "$T/r/report.md" ]
