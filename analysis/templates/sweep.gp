@@ -4,7 +4,7 @@
 # Data: NAME.dat, one block per series (separated by two blank lines), each
 # starting with a quoted label line, then "working_set_bytes value ci_low ci_high".
 # Knees (optional): NAME-knees.dat, "working_set_bytes value \"label\"" per line,
-# the label the TLB level the knee is (or "knee"), drawn beside the circle.
+# the label the TLB level the knee is (empty when unknown), drawn beside the circle.
 # Only variables set by nestbench are used; all text from results files is
 # in the data files, and every text element is noenhanced (printed literally).
 if (fmt eq 'svg') {
