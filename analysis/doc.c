@@ -24,6 +24,7 @@ static const char css[] =
 	"padding:0 4px;margin-right:4px}"
 	"#findings details.src{display:inline;font-size:11px;color:#555}"
 	"#findings details.src[open]{display:block}#findings details.src ul{columns:1}"
+	"#findings ul.detail{font-size:12px;color:#333}#findings h3{font-size:1em;margin:.8em 0 .2em}"
 	"h1{margin:.3em 0;font-size:1.6em}h1+p{margin:.2em 0;font-size:90%;color:#444}";
 
 void doc_begin(struct doc *d, const char *title)

@@ -442,6 +442,8 @@ static void f_reach(struct ctx *c, size_t fi, const struct series *s, const stru
 	}
 	sb_printf(&t, ".");
 	struct finding *x = add(c, FK_REACH, fi, sb_take(&t));
+	if (x)
+		x->detail = 1;
 	set_num(x, (double)k[0].above, (double)k[0].below, (double)k[0].above, "bytes");
 	set_key(x, "reach", s, NULL);
 	for (size_t i = 0; i < nk; i++) {
@@ -516,6 +518,8 @@ static void f_level_cost(struct ctx *c, size_t fi, const struct series *s, const
 		return;
 	}
 	struct finding *x = add(c, FK_LEVEL_COST, fi, text);
+	if (x)
+		x->detail = 1;
 	set_num(x, last, llo, lhi, "ns");
 	set_key(x, "level-cost", s, NULL);
 	for (size_t i = 0; i < nused; i++) {
@@ -782,10 +786,80 @@ static void f_tax(struct ctx *c, size_t fi, const struct series *S, const struct
 		return;
 	}
 	struct finding *x = add(c, FK_TAX, fi, text);
+	if (x)
+		x->detail = 1;
 	set_num(x, last, llo, lhi, "x");
 	set_key(x, "tax", S, NULL);
 	for (size_t i = 0; i < ns; i++)
 		src_add(c, x, fi, srcs[i], NULL);
+}
+
+/* The heatmap in words: per guest mode, every guest page x host backing at
+ * the largest working set it shares with native. */
+static void f_tax_summary(struct ctx *c, size_t fi, const struct series *s, size_t ns)
+{
+	const struct res_file *f = &c->files[fi];
+	const char *modes[8];
+	size_t nm = 0;
+	for (size_t i = 0; i < ns && nm < 8; i++) {
+		size_t j = 0;
+		if (native(s[i].mode))
+			continue;
+		while (j < nm && strcmp(modes[j], s[i].mode))
+			j++;
+		if (j == nm)
+			modes[nm++] = s[i].mode;
+	}
+	for (size_t mo = 0; mo < nm; mo++) {
+		struct sb t;
+		if (sb_open(&t))
+			return;
+		sb_printf(&t, "Guest's tax (%s/native, chase latency at the largest working set both have), guest page "
+			      "on host backing:",
+			  modes[mo]);
+		int any = 0;
+		double first = NAN, flo = NAN, fhi = NAN;
+		const struct res_meas *srcs[2 * MAX_SERIES];
+		size_t nsrc = 0;
+		for (size_t i = 0; i < ns; i++) {
+			if (strcmp(s[i].mode, modes[mo]))
+				continue;
+			struct series N = {"native", s[i].backing, NULL};
+			uint64_t ws[MAX_WS_PTS];
+			size_t nws = chase_ws(f, &s[i], ws, MAX_WS_PTS);
+			const struct res_meas *mv = NULL, *mn = NULL;
+			for (size_t k = nws; k-- > 0 && !mn;) {
+				mv = find_meas(f, "chase", &s[i], ws[k]);
+				mn = find_meas(f, "chase", &N, ws[k]);
+			}
+			if (!mv || !mn || !timing_valid(f, mv))
+				continue;
+			double lo, hi, r = ratio(mv, mn, &lo, &hi);
+			char w[32];
+			fmt_bytes(w, sizeof(w), (double)mv->working_set_bytes);
+			sb_printf(&t, "%s %s on %s %.2fx [%.2f, %.2f] at %s", any ? ";" : "", s[i].gp ? s[i].gp : "?",
+				  s[i].backing, r, lo, hi, w);
+			if (!any) {
+				first = r;
+				flo = lo;
+				fhi = hi;
+			}
+			any = 1;
+			srcs[nsrc++] = mv;
+			srcs[nsrc++] = mn;
+		}
+		sb_printf(&t, ".");
+		char *text = sb_take(&t);
+		if (!any) {
+			free(text);
+			continue;
+		}
+		struct finding *x = add(c, FK_TAX, fi, text);
+		set_num(x, first, flo, fhi, "x");
+		set_key(x, "tax-summary", NULL, modes[mo]);
+		for (size_t i = 0; i < nsrc; i++)
+			src_add(c, x, fi, srcs[i], NULL);
+	}
 }
 
 static void f_tcg(struct ctx *c, size_t fi)
@@ -1049,6 +1123,8 @@ static void f_family(struct ctx *c, size_t fi, const char *family, enum finding_
 		}
 		sb_printf(&t, ".");
 		struct finding *x = add(c, kind, fi, sb_take(&t));
+		if (x)
+			x->detail = 1;
 		if (isfinite(r))
 			set_num(x, r, rlo, rhi, "x");
 		else if (x)
@@ -1175,6 +1251,7 @@ static void file_findings(struct ctx *c, size_t fi)
 			nj = nat4k;
 		f_tax(c, fi, &s[i], nj == SIZE_MAX ? NULL : knees[nj], nj == SIZE_MAX ? 0 : nk[nj]);
 	}
+	f_tax_summary(c, fi, s, ns);
 	f_tcg(c, fi);
 	f_mmu(c, fi);
 	f_family(c, fi, "ptupdate", FK_PTUPDATE);
@@ -1202,7 +1279,8 @@ int findings_build(const struct res_file *files, size_t n, struct findings *out,
 	for (size_t a = 1; a < out->n; a++)
 		for (size_t b = a; b > 0; b--) {
 			struct finding *x = &out->v[b - 1], *y = &out->v[b];
-			if (x->file < y->file || (x->file == y->file && prio[x->kind] <= prio[y->kind]))
+			int px = prio[x->kind] + 100 * x->detail, py = prio[y->kind] + 100 * y->detail;
+			if (x->file < y->file || (x->file == y->file && px <= py))
 				break;
 			struct finding t = *x;
 			*x = *y;

@@ -71,6 +71,7 @@ struct finding {
 	double value;       /* the main number (unit below), NAN when none */
 	double lo, hi;      /* its interval, NAN when none */
 	const char *unit;   /* "ns", "x", ... (static) */
+	int detail;         /* a detail behind a headline finding (reach per curve, per-plateau tax, ...) */
 	int has_vs_first;   /* file > 0 and the first file has the same key */
 	double vs_first;    /* value / the first file's value */
 	struct finding_src *src;

@@ -121,13 +121,19 @@ static void test_matrix(void **state)
 		    {"2m guest pages on 4k host", 1.6},
 		    {"4k guest pages on hugetlb-2m host", 1.5},
 		    {"2m guest pages on hugetlb-2m host", 1.1}};
-	assert_int_equal(findings_count(&l.fs, FK_TAX), 4); /* the linux guest is not among them */
+	/* One per guest page x host backing and the summary; the linux guest is not among them. */
+	assert_int_equal(findings_count(&l.fs, FK_TAX), 5);
+	const struct finding *sum = nth(&l.fs, FK_TAX, "guest page on host backing: 4k on 4k 1.90x");
+	assert_non_null(sum);
+	assert_false(sum->detail);
+	assert_non_null(strstr(sum->text, "2m on hugetlb-2m 1.10x"));
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct finding *t = nth(&l.fs, FK_TAX, want[i].needle);
 		assert_non_null(t);
 		assert_true(fabs(t->value - want[i].tax) < 1e-6);
 		assert_true(t->lo <= t->value && t->hi >= t->value);
 		assert_true(t->nsrc >= 2);
+		assert_true(t->detail);
 		assert_null(strstr(t->text, "linux"));
 	}
 	/* TCG: function only, never a timing. */
@@ -302,7 +308,10 @@ static void test_print_doc(void **state)
 	FILE *f = open_memstream(&buf, &len);
 	assert_int_equal(findings_print_doc(f, doc), 0);
 	fclose(f);
-	assert_non_null(strstr(buf, "Guest's tax, 4k guest pages on 4k host backing (vm): a chase access costs 1.90x"));
+	/* The headline findings; the details counted, not printed. */
+	assert_non_null(strstr(buf, "guest page on host backing: 4k on 4k 1.90x"));
+	assert_null(strstr(buf, "Guest's tax, 4k guest pages on 4k host backing"));
+	assert_non_null(strstr(buf, "more: reach and cost per curve"));
 	assert_non_null(strstr(buf, "TCG: function only"));
 	free(buf);
 	json_decref(doc);
