@@ -532,6 +532,12 @@ static void f_level_cost(struct ctx *c, size_t fi, const struct series *s, const
 	}
 }
 
+/* Said beside a ratio whose interval holds 1: not a difference the data shows. */
+static const char *spans1(double lo, double hi)
+{
+	return lo <= 1 && hi >= 1 ? ", no clear difference" : "";
+}
+
 /* Ratio a/b of two measurements' medians with a conservative interval
  * from their own intervals. */
 static double ratio(const struct res_meas *a, const struct res_meas *b, double *lo, double *hi)
@@ -713,8 +719,8 @@ static void f_gain(struct ctx *c, size_t fi, const struct series *L, const struc
 		fmt_bytes(w, sizeof(w), (double)at);
 		fmt_ns(va, sizeof(va), ma->summary.median);
 		fmt_ns(vb, sizeof(vb), mb->summary.median);
-		sb_printf(&t, "%s %.2fx faster [%.2f, %.2f] at %s%s%s%s (%s vs %s)", any ? ";" : "", r, lo, hi, w,
-			  p ? " (past 4k's " : "", p ? nm : "", p ? ")" : "", vb, va);
+		sb_printf(&t, "%s %.2fx faster [%.2f, %.2f%s] at %s%s%s%s (%s vs %s)", any ? ";" : "", r, lo, hi,
+			  spans1(lo, hi), w, p ? " (past 4k's " : "", p ? nm : "", p ? ")" : "", vb, va);
 		any = 1;
 		last = r;
 		llo = lo;
@@ -770,8 +776,8 @@ static void f_tax(struct ctx *c, size_t fi, const struct series *S, const struct
 		fmt_ns(vb, sizeof(vb), mn->summary.median);
 		if (p)
 			knee_name(nm, sizeof(nm), &kn[p - 1], p - 1);
-		sb_printf(&t, "%s %.2fx native [%.2f, %.2f] at %s%s%s%s (%s vs %s)", any ? ";" : "", r, lo, hi, w,
-			  p ? ", past native's " : "", p ? nm : "", "", va, vb);
+		sb_printf(&t, "%s %.2fx native [%.2f, %.2f%s] at %s%s%s (%s vs %s)", any ? ";" : "", r, lo, hi,
+			  spans1(lo, hi), w, p ? ", past native's " : "", p ? nm : "", va, vb);
 		any = 1;
 		last = r;
 		llo = lo;
@@ -837,8 +843,8 @@ static void f_tax_summary(struct ctx *c, size_t fi, const struct series *s, size
 			double lo, hi, r = ratio(mv, mn, &lo, &hi);
 			char w[32];
 			fmt_bytes(w, sizeof(w), (double)mv->working_set_bytes);
-			sb_printf(&t, "%s %s on %s %.2fx [%.2f, %.2f] at %s", any ? ";" : "", s[i].gp ? s[i].gp : "?",
-				  s[i].backing, r, lo, hi, w);
+			sb_printf(&t, "%s %s on %s %.2fx [%.2f, %.2f%s] at %s", any ? ";" : "", s[i].gp ? s[i].gp : "?",
+				  s[i].backing, r, lo, hi, spans1(lo, hi), w);
 			if (!any) {
 				first = r;
 				flo = lo;
