@@ -27,11 +27,16 @@ void findings_write_text(FILE *out, const struct findings *fs, const struct res_
 		}
 		fputs("\n", out);
 		size_t shown = 0;
+		int details = 0;
 		for (size_t i = 0; i < fs->n; i++) {
 			const struct finding *x = &fs->v[i];
 			if (x->file != fi)
 				continue;
 			shown++;
+			if (x->detail && !details) {
+				fputs("  the details behind them:\n", out);
+				details = 1;
+			}
 			fputs("  * ", out);
 			esc_text(out, x->text);
 			if (x->has_vs_first && isfinite(x->vs_first))

@@ -1,0 +1,81 @@
+#!/bin/sh
+# regenerate.sh - replace results/examples/ with a real quick run of this
+# machine and its report (`make examples`).
+#
+#   results/examples/regenerate.sh [NESTBENCH]     (default: build/nestbench)
+#
+# Native and micro-VM side by side (--mode both) where /dev/kvm is usable,
+# natively otherwise (the reason is printed).  Everything is made in a
+# temporary directory beside this script and moved in only when the run and
+# the report both succeeded, so a failed or interrupted run leaves the old
+# examples as they were.
+set -eu
+
+nb=${1:-build/nestbench}
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x "$nb" ] || { echo "regenerate.sh: $nb is not an executable (run make first)" >&2; exit 1; }
+
+kvm=$("$nb" info | awk '/^KVM/ {k = 1} k && /^ *usable:/ {sub(/^ *usable: */, ""); print; exit}')
+case "$kvm" in
+yes*) mode=both ;;
+*)
+	mode=native
+	echo "regenerate.sh: natively only: /dev/kvm is not usable here ($kvm)" >&2
+	;;
+esac
+
+tmp=$(mktemp -d "$here/.regenerate.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM HUP
+
+json="quick-$mode.json"
+"$nb" run --suite quick --mode "$mode" --out "$tmp/$json"
+"$nb" report --out "$tmp/report" "$tmp/$json"
+"$nb" report --format text "$tmp/$json" >"$tmp/findings.txt"
+# The plot data files are derived from the JSON: not kept.
+rm -f "$tmp"/report/*.dat
+# The plots that carry the findings, beside the README.
+for p in latency translation gains; do
+	[ -f "$tmp/report/$p.png" ] && cp "$tmp/report/$p.png" "$tmp/$p.png"
+done
+for p in "$tmp"/report/heatmap-*.png; do
+	[ -f "$p" ] && cp "$p" "$tmp/heatmap.png" && break
+done
+
+{
+	echo "# Example results"
+	echo
+	echo "A real \`make examples\` run (the quick suite, --mode $mode) of nestbench on one machine, kept so"
+	echo "that readers can see what a results file, its findings and its report look like. It was"
+	echo "measured, not made up; its absolute numbers belong to that one machine and minute, and other"
+	echo "processes may have been running (the noisy measurements' flags and the caveats say so)."
+	echo
+	echo "| file | what |"
+	echo "| --- | --- |"
+	echo "| \`$json\` | the results file (schema v1); its \`host\` section has every fact of the machine |"
+	echo "| \`findings.txt\` | \`nestbench report --format text\` of it: the findings, the chase tables, the caveats |"
+	echo "| \`report/report.html\` | the self-contained HTML report (findings first); \`report/\` also has report.md and every plot as SVG and PNG |"
+	echo "| \`latency.png\`, \`translation.png\`, \`heatmap.png\`, \`gains.png\` | the plots that carry the findings (those the run could draw) |"
+	echo
+	echo "The machine, from \`nestbench info\` at the time:"
+	echo
+	echo '```'
+	"$nb" info | awk '/^(CPU|Hypervisor|Kernel|KVM)/ {s = 1} /^(Topology|Hugepages|THP|PMU)/ {s = 0} s' | head -30
+	echo '```'
+	echo
+	echo "The headline findings:"
+	echo
+	echo '```'
+	awk '/^findings/ {f = 1; next} f && /^  \* / {print} f && /^  the details/ {exit} f && /^$/ {exit}' \
+		"$tmp/findings.txt" | head -20
+	echo '```'
+	echo
+	echo "Regenerate with \`make examples\` (this script); the report alone with"
+	echo "\`build/nestbench report results/examples/$json\`."
+} >"$tmp/README.md"
+
+# Replace the old examples with the new ones.
+find "$here" -mindepth 1 -maxdepth 1 ! -name regenerate.sh ! -name "$(basename "$tmp")" -exec rm -rf {} +
+for f in "$tmp"/*; do
+	mv "$f" "$here/"
+done
+echo "results/examples: $json, findings.txt, report/, README.md"
