@@ -34,7 +34,7 @@ void summary_fmt_ci(char *buf, size_t len, const struct summary *s)
 	double a = s->median < 0 ? -s->median : s->median;
 	while (i + 1 < sizeof(u) / sizeof(u[0]) && a < u[i].div)
 		i++;
-	snprintf(buf, len, "%.3g %s [%.3g, %.3g]", s->median / u[i].div, u[i].unit, s->ci95_low / u[i].div,
+	snprintf(buf, len, "%.3g %s [%.4g, %.4g]", s->median / u[i].div, u[i].unit, s->ci95_low / u[i].div,
 		 s->ci95_high / u[i].div);
 }
 
