@@ -538,6 +538,17 @@ static const char *spans1(double lo, double hi)
 	return lo <= 1 && hi >= 1 ? ", no clear difference" : "";
 }
 
+/* A speed-up r = slow/fast with its interval, said as "1.5x faster [1.4, 1.6]" or, below 1,
+ * "2.1x slower [1.9, 2.3]" (the reciprocal), never "0.47x faster". */
+static void faster(struct sb *t, double r, double lo, double hi)
+{
+	if (r >= 1 || !(r > 0))
+		sb_printf(t, "%.2fx faster [%.2f, %.2f%s]", r, lo, hi, spans1(lo, hi));
+	else
+		sb_printf(t, "%.2fx slower [%.2f, %.2f%s]", 1 / r, hi > 0 ? 1 / hi : NAN, lo > 0 ? 1 / lo : NAN,
+			  spans1(lo, hi));
+}
+
 /* Ratio a/b of two measurements' medians with a conservative interval
  * from their own intervals. */
 static double ratio(const struct res_meas *a, const struct res_meas *b, double *lo, double *hi)
@@ -719,8 +730,9 @@ static void f_gain(struct ctx *c, size_t fi, const struct series *L, const struc
 		fmt_bytes(w, sizeof(w), (double)at);
 		fmt_ns(va, sizeof(va), ma->summary.median);
 		fmt_ns(vb, sizeof(vb), mb->summary.median);
-		sb_printf(&t, "%s %.2fx faster [%.2f, %.2f%s] at %s%s%s%s (%s vs %s)", any ? ";" : "", r, lo, hi,
-			  spans1(lo, hi), w, p ? " (past 4k's " : "", p ? nm : "", p ? ")" : "", vb, va);
+		sb_printf(&t, "%s ", any ? ";" : "");
+		faster(&t, r, lo, hi);
+		sb_printf(&t, " at %s%s%s%s (%s vs %s)", w, p ? " (past 4k's " : "", p ? nm : "", p ? ")" : "", vb, va);
 		any = 1;
 		last = r;
 		llo = lo;
@@ -735,6 +747,8 @@ static void f_gain(struct ctx *c, size_t fi, const struct series *L, const struc
 		return;
 	}
 	struct finding *x = add(c, FK_GAIN, fi, text);
+	if (x)
+		x->detail = 1;
 	set_num(x, last, llo, lhi, "x");
 	set_key(x, "gain", L, NULL);
 	for (size_t i = 0; i < ns; i++)
@@ -798,6 +812,76 @@ static void f_tax(struct ctx *c, size_t fi, const struct series *S, const struct
 	set_key(x, "tax", S, NULL);
 	for (size_t i = 0; i < ns; i++)
 		src_add(c, x, fi, srcs[i], NULL);
+}
+
+/* The large-page gain in one sentence per mode: every large-page backing
+ * (x guest page) against 4K at the largest working set both have. */
+static void f_gain_summary(struct ctx *c, size_t fi, const struct series *s, size_t ns)
+{
+	const struct res_file *f = &c->files[fi];
+	const char *modes[8];
+	size_t nm = 0;
+	for (size_t i = 0; i < ns && nm < 8; i++) {
+		size_t j = 0;
+		while (j < nm && strcmp(modes[j], s[i].mode))
+			j++;
+		if (j == nm)
+			modes[nm++] = s[i].mode;
+	}
+	for (size_t mo = 0; mo < nm; mo++) {
+		struct sb t;
+		if (sb_open(&t))
+			return;
+		sb_printf(&t, "Large-page gain (%s; 4k latency / large-page latency at the largest working set both "
+			      "have):",
+			  modes[mo]);
+		int any = 0;
+		double first = NAN, flo = NAN, fhi = NAN;
+		const struct res_meas *srcs[2 * MAX_SERIES];
+		size_t nsrc = 0;
+		for (size_t i = 0; i < ns; i++) {
+			if (strcmp(s[i].mode, modes[mo]) || !is_large(s[i].backing))
+				continue;
+			struct series F = {s[i].mode, "4k", s[i].gp};
+			uint64_t ws[MAX_WS_PTS];
+			size_t nws = chase_ws(f, &s[i], ws, MAX_WS_PTS);
+			const struct res_meas *ml = NULL, *m4 = NULL;
+			for (size_t k = nws; k-- > 0 && !m4;) {
+				ml = find_meas(f, "chase", &s[i], ws[k]);
+				m4 = find_meas(f, "chase", &F, ws[k]);
+			}
+			if (!ml || !m4 || !timing_valid(f, ml))
+				continue;
+			double lo, hi, r = ratio(m4, ml, &lo, &hi);
+			char w[32];
+			fmt_bytes(w, sizeof(w), (double)ml->working_set_bytes);
+			if (s[i].gp)
+				sb_printf(&t, "%s %s on %s ", any ? ";" : "", s[i].gp, s[i].backing);
+			else
+				sb_printf(&t, "%s %s ", any ? ";" : "", s[i].backing);
+			faster(&t, r, lo, hi);
+			sb_printf(&t, " at %s", w);
+			if (!any) {
+				first = r;
+				flo = lo;
+				fhi = hi;
+			}
+			any = 1;
+			srcs[nsrc++] = m4;
+			srcs[nsrc++] = ml;
+		}
+		sb_printf(&t, ".");
+		char *text = sb_take(&t);
+		if (!any) {
+			free(text);
+			continue;
+		}
+		struct finding *x = add(c, FK_GAIN, fi, text);
+		set_num(x, first, flo, fhi, "x");
+		set_key(x, "gain-summary", NULL, modes[mo]);
+		for (size_t i = 0; i < nsrc; i++)
+			src_add(c, x, fi, srcs[i], NULL);
+	}
 }
 
 /* The heatmap in words: per guest mode, every guest page x host backing at
@@ -1290,6 +1374,7 @@ static void file_findings(struct ctx *c, size_t fi)
 		f_tax(c, fi, &s[i], nj == SIZE_MAX ? NULL : knees[nj], nj == SIZE_MAX ? 0 : nk[nj]);
 	}
 	f_tax_summary(c, fi, s, ns);
+	f_gain_summary(c, fi, s, ns);
 	f_tcg(c, fi);
 	f_mmu(c, fi);
 	f_family(c, fi, "ptupdate", FK_PTUPDATE);
