@@ -31,15 +31,16 @@ json="quick-$mode.json"
 "$nb" run --suite quick --mode "$mode" --out "$tmp/$json"
 "$nb" report --out "$tmp/report" "$tmp/$json"
 "$nb" report --format text "$tmp/$json" >"$tmp/findings.txt"
-# The plot data files are derived from the JSON: not kept.
-rm -f "$tmp"/report/*.dat
 # The plots that carry the findings, beside the README.
 for p in latency translation gains; do
-	[ -f "$tmp/report/$p.png" ] && cp "$tmp/report/$p.png" "$tmp/$p.png"
+	if [ -f "$tmp/report/$p.png" ]; then cp "$tmp/report/$p.png" "$tmp/$p.png"; fi
 done
 for p in "$tmp"/report/heatmap-*.png; do
-	[ -f "$p" ] && cp "$p" "$tmp/heatmap.png" && break
+	if [ -f "$p" ]; then cp "$p" "$tmp/heatmap.png" && break; fi
 done
+# Of the report, report.html alone (every plot inlined as SVG): the data
+# files, report.md and the separate SVG and PNG files follow from the JSON.
+find "$tmp/report" -type f ! -name report.html -exec rm -f {} +
 
 {
 	echo "# Example results"
@@ -53,7 +54,7 @@ done
 	echo "| --- | --- |"
 	echo "| \`$json\` | the results file (schema v1); its \`host\` section has every fact of the machine |"
 	echo "| \`findings.txt\` | \`nestbench report --format text\` of it: the findings, the chase tables, the caveats |"
-	echo "| \`report/report.html\` | the self-contained HTML report (findings first); \`report/\` also has report.md and every plot as SVG and PNG |"
+	echo "| \`report/report.html\` | the self-contained HTML report (findings first, every plot inlined as SVG) |"
 	echo "| \`latency.png\`, \`translation.png\`, \`heatmap.png\`, \`gains.png\` | the plots that carry the findings (those the run could draw) |"
 	echo
 	echo "The machine, from \`nestbench info\` at the time:"
