@@ -72,6 +72,7 @@ const char *finding_kind_name(enum finding_kind kind)
 		[FK_REACH_GAIN] = "reach-gain",	   [FK_SPLINTER] = "splintered",  [FK_LEVEL_COST] = "level-cost",
 		[FK_GAIN] = "large-page-gain",	   [FK_TAX] = "guest-tax",	  [FK_TCG] = "tcg-function-only",
 		[FK_MMU] = "mmu-mode",		   [FK_PTUPDATE] = "page-table-update", [FK_CTXSW] = "context-switch",
+		[FK_KVM_MAP] = "kvm-mapping",
 	};
 	return kind < FK_KIND_COUNT ? names[kind] : "?";
 }
@@ -884,6 +885,75 @@ static void f_gain_summary(struct ctx *c, size_t fi, const struct series *s, siz
 	}
 }
 
+/* How KVM mapped the VM's memory: per guest page x host backing, the
+ * chase at its largest working set with KVM's page counts. */
+static void f_kvm_map(struct ctx *c, size_t fi, const struct series *s, size_t ns)
+{
+	const struct res_file *f = &c->files[fi];
+	struct sb t;
+	int any = 0;
+	size_t split = 0, split_4k_guest = 0, large_host = 0;
+	const struct res_meas *srcs[MAX_SERIES];
+	size_t nsrc = 0;
+	if (sb_open(&t))
+		return;
+	sb_printf(&t, "How KVM mapped the guest's memory (its page counts, at the largest working set):");
+	for (size_t i = 0; i < ns; i++) {
+		if (native(s[i].mode) || !s[i].gp)
+			continue;
+		uint64_t ws[MAX_WS_PTS];
+		size_t nws = chase_ws(f, &s[i], ws, MAX_WS_PTS);
+		const struct res_meas *m = NULL;
+		const json_t *vm = NULL;
+		for (size_t k = nws; k-- > 0 && !vm;) {
+			m = find_meas(f, "chase", &s[i], ws[k]);
+			vm = m ? json_object_get(json_object_get(json_object_get(meas_json(f, m), "kvm"), "stats"), "vm")
+			       : NULL;
+			if (!json_is_object(vm) || !json_is_integer(json_object_get(vm, "pages_4k")))
+				vm = NULL;
+		}
+		if (!vm)
+			continue;
+		long long p4 = jint(vm, "pages_4k", 0), p2 = jint(vm, "pages_2m", 0), p1 = jint(vm, "pages_1g", 0);
+		sb_printf(&t, "%s %s guest pages on %s: %lld x 4K, %lld x 2M, %lld x 1G", any ? ";" : "", s[i].gp,
+			  s[i].backing, p4, p2, p1);
+		any = 1;
+		srcs[nsrc++] = m;
+		if (is_large(s[i].backing)) {
+			large_host++;
+			if (!p2 && !p1) {
+				split++;
+				split_4k_guest += backing_page_bytes(s[i].gp) == 4096;
+				sb_printf(&t, " (the large host pages mapped as 4K%s)",
+					  backing_page_bytes(s[i].gp) == 4096 ? ": KVM follows the guest's 4K pages" : "");
+			}
+		}
+	}
+	if (large_host && split == large_host)
+		sb_printf(&t, ". Every large host backing was mapped with 4K pages: in this VM large host pages "
+			      "cannot help. What would fix it: large guest pages (--guest-page 2m), or a KVM that maps "
+			      "guest memory with large pages (EPT/NPT with huge-page-backed memory slots).");
+	else if (split)
+		sb_printf(&t, ". %zu of %zu large-host-backing cells were mapped with 4K pages only (splintered by "
+			      "KVM)%s.",
+			  split, large_host,
+			  split == split_4k_guest ? ", each with 4K guest pages: large host pages help this VM only "
+						    "with large guest pages"
+						  : "");
+	else
+		sb_printf(&t, ".");
+	char *text = sb_take(&t);
+	if (!any) {
+		free(text);
+		return;
+	}
+	struct finding *x = add(c, FK_KVM_MAP, fi, text);
+	set_num(x, (double)split, NAN, NAN, "cells mapped with 4K only");
+	set_key(x, "kvm-map", NULL, NULL);
+	for (size_t i = 0; i < nsrc; i++)
+		src_add(c, x, fi, srcs[i], NULL);
+}
+
 /* The heatmap in words: per guest mode, every guest page x host backing at
  * the largest working set it shares with native. */
 static void f_tax_summary(struct ctx *c, size_t fi, const struct series *s, size_t ns)
@@ -1375,6 +1445,7 @@ static void file_findings(struct ctx *c, size_t fi)
 	}
 	f_tax_summary(c, fi, s, ns);
 	f_gain_summary(c, fi, s, ns);
+	f_kvm_map(c, fi, s, ns);
 	f_tcg(c, fi);
 	f_mmu(c, fi);
 	f_family(c, fi, "ptupdate", FK_PTUPDATE);
@@ -1397,7 +1468,7 @@ int findings_build(const struct res_file *files, size_t n, struct findings *out,
 	static const int prio[FK_KIND_COUNT] = {
 		[FK_NOTHING] = 0, [FK_NO_VM] = 1,   [FK_SPLINTER] = 2,	[FK_TAX] = 3,	   [FK_REACH_GAIN] = 4,
 		[FK_GAIN] = 5,	  [FK_MMU] = 6,	    [FK_TCG] = 7,	[FK_REACH] = 8,	   [FK_LEVEL_COST] = 9,
-		[FK_PTUPDATE] = 10, [FK_CTXSW] = 11,
+		[FK_PTUPDATE] = 10, [FK_CTXSW] = 11, [FK_KVM_MAP] = 3,
 	};
 	for (size_t a = 1; a < out->n; a++)
 		for (size_t b = a; b > 0; b--) {

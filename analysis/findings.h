@@ -23,6 +23,9 @@
  *   FK_MMU        what the MMU virtualisation mode means for the guest;
  *   FK_PTUPDATE, FK_CTXSW  page-table-update and context-switch results per
  *                 backing with the large-page (or guest/native) ratio;
+ *   FK_KVM_MAP    how KVM mapped each VM's memory (measurement kvm.stats.vm
+ *                 pages_4k/2m/1g): a large host backing mapped with 4K
+ *                 pages is the micro-VM's splintering, said with its cause;
  *   FK_NO_VM, FK_NOTHING   what is missing and why.
  * With several files, a finding of file k > 0 whose key also occurs in the
  * first file carries the ratio of its value to the first file's.
@@ -50,6 +53,7 @@ enum finding_kind {
 	FK_MMU,
 	FK_PTUPDATE,
 	FK_CTXSW,
+	FK_KVM_MAP,
 	FK_KIND_COUNT
 };
 

@@ -172,6 +172,14 @@ static void test_matrix(void **state)
 	 * costs far less past 4k's steps: not splintered. */
 	assert_int_equal(findings_count(&l.fs, FK_SPLINTER), 0);
 	assert_int_equal(findings_count(&l.fs, FK_NO_VM), 0);
+	/* KVM's mapping: 4k guest pages on hugetlb-2m were mapped with 4K pages only. */
+	const struct finding *km = findings_first(&l.fs, 0, FK_KVM_MAP);
+	assert_non_null(km);
+	assert_true(km->value == 1);
+	assert_false(km->detail);
+	assert_non_null(strstr(km->text, "4k guest pages on hugetlb-2m: 16384 x 4K, 0 x 2M, 0 x 1G (the large host pages mapped as 4K"));
+	assert_non_null(strstr(km->text, "2m guest pages on hugetlb-2m: 40 x 4K, 32 x 2M"));
+	assert_non_null(strstr(km->text, "1 of 2 large-host-backing cells"));
 	unload(&l);
 }
 
