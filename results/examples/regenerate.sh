@@ -2,8 +2,10 @@
 # regenerate.sh - replace results/examples/ with a real quick run of this
 # machine and its report (`make examples`).
 #
-#   results/examples/regenerate.sh [NESTBENCH]     (default: build/nestbench)
+#   results/examples/regenerate.sh [NESTBENCH [RESULTS.json]]   (default: build/nestbench)
 #
+# With RESULTS.json, no run: its findings and report are written from it
+# (to re-render the examples after a change to the report).
 # Native and micro-VM side by side (--mode both) where /dev/kvm is usable,
 # natively otherwise (the reason is printed).  Everything is made in a
 # temporary directory beside this script and moved in only when the run and
@@ -12,6 +14,7 @@
 set -eu
 
 nb=${1:-build/nestbench}
+from=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 [ -x "$nb" ] || { echo "regenerate.sh: $nb is not an executable (run make first)" >&2; exit 1; }
 
@@ -20,15 +23,25 @@ case "$kvm" in
 yes*) mode=both ;;
 *)
 	mode=native
-	echo "regenerate.sh: natively only: /dev/kvm is not usable here ($kvm)" >&2
+	[ -n "$from" ] || echo "regenerate.sh: natively only: /dev/kvm is not usable here ($kvm)" >&2
 	;;
 esac
+if [ -n "$from" ]; then
+	[ -f "$from" ] || { echo "regenerate.sh: $from: no such file" >&2; exit 1; }
+	# the mode it was run with: the word after "--mode" in its command line
+	mode=$(grep -A1 '"--mode"' "$from" | sed -n 2p | tr -dc '[:lower:]')
+	mode=${mode:-native}
+fi
 
 tmp=$(mktemp -d "$here/.regenerate.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM HUP
 
 json="quick-$mode.json"
-"$nb" run --suite quick --mode "$mode" --out "$tmp/$json"
+if [ -n "$from" ]; then
+	cp "$from" "$tmp/$json"
+else
+	"$nb" run --suite quick --mode "$mode" --out "$tmp/$json"
+fi
 "$nb" report --out "$tmp/report" "$tmp/$json"
 "$nb" report --format text "$tmp/$json" >"$tmp/findings.txt"
 # The plots that carry the findings, beside the README.
@@ -57,7 +70,7 @@ find "$tmp/report" -type f ! -name report.html -exec rm -f {} +
 	echo "| \`report/report.html\` | the self-contained HTML report (findings first, every plot inlined as SVG) |"
 	echo "| \`latency.png\`, \`translation.png\`, \`heatmap.png\`, \`gains.png\` | the plots that carry the findings (those the run could draw) |"
 	echo
-	echo "The machine, from \`nestbench info\` at the time:"
+	echo "The machine, from \`nestbench info\` when the examples were written:"
 	echo
 	echo '```'
 	"$nb" info | awk '/^(CPU|Hypervisor|Kernel|KVM)/ {s = 1} /^(Topology|Hugepages|THP|PMU)/ {s = 0} s' | head -30
