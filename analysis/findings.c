@@ -619,7 +619,8 @@ static void f_reach_gain(struct ctx *c, size_t fi, const struct series *L, const
 			ml = a1;
 			mf = b1;
 		}
-		if (r < SPLINTER_REACH_FACTOR && r > 1 / SPLINTER_REACH_FACTOR && compared && same == compared) {
+		/* At least two of 4K's steps: one step alone is as likely a data-cache one. */
+		if (r < SPLINTER_REACH_FACTOR && r > 1 / SPLINTER_REACH_FACTOR && compared >= 2 && same == compared) {
 			if (sb_open(&t))
 				return;
 			char ver[48];
