@@ -87,6 +87,32 @@ static void test_splintered(void **state)
 	unload(&l);
 }
 
+/* One step alone (as likely a data cache's) is not evidence of splintering. */
+static void test_one_step_not_splintered(void **state)
+{
+	(void)state;
+	json_error_t jerr;
+	json_t *doc = json_load_file(FX "splintered.json", 0, &jerr);
+	assert_non_null(doc);
+	json_t *knees = json_object_get(json_object_get(doc, "derived"), "knees");
+	for (size_t i = json_array_size(knees); i-- > 0;)
+		if (json_integer_value(json_object_get(json_array_get(knees, i), "working_set_bytes")) > 1 << 20)
+			json_array_remove(knees, i);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	struct res_file rf;
+	struct findings fs;
+	nb_error err;
+	memset(&rf, 0, sizeof(rf));
+	assert_int_equal(res_parse(&rf, "one-step", text, strlen(text), &err), 0);
+	assert_int_equal(findings_build(&rf, 1, &fs, &err), 0);
+	assert_int_equal(findings_count(&fs, FK_SPLINTER), 0);
+	assert_int_equal(findings_count(&fs, FK_REACH), 4);
+	findings_free(&fs);
+	res_free(&rf);
+	free(text);
+	json_decref(doc);
+}
+
 static void test_reach512(void **state)
 {
 	(void)state;
@@ -338,7 +364,8 @@ static void test_print_doc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_splintered), cmocka_unit_test(test_reach512),  cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_splintered), cmocka_unit_test(test_one_step_not_splintered),
+		cmocka_unit_test(test_reach512),   cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_novm),	   cmocka_unit_test(test_allskipped), cmocka_unit_test(test_two_files),
 		cmocka_unit_test(test_hostile),	   cmocka_unit_test(test_fmt_ns),     cmocka_unit_test(test_print_doc),
 	};
