@@ -1,7 +1,10 @@
 # nestbench - one non-recursive build: the native binary, guest payloads, tests.
 #
 #   make            build build/nestbench
-#   make run        install missing packages, build, run the quick suite natively
+#   make run        install missing packages, build, run the quick suite native and in
+#                   micro-VMs side by side where /dev/kvm is usable (natively, with the
+#                   reason, where not), then write its report
+#   make examples   regenerate results/examples/ from such a run (results/examples/regenerate.sh)
 #   make test       install missing packages, build, run unit + CLI tests
 #   make deps       install missing Debian packages (root), or print the apt-get line
 #   make install    binary, data files, man pages, completion under DESTDIR/PREFIX
@@ -49,7 +52,7 @@ SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 UNIT_SRC  := $(wildcard ci/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:ci/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps run-deps run test unit bats lint clean fuzz man install uninstall FORCE
+.PHONY: all deps run-deps run examples test unit bats lint clean fuzz man install uninstall FORCE
 all: $(BUILD)/nestbench man
 
 # Guest payload fragments add their own rules and append to GUEST_IMAGES.
@@ -133,11 +136,29 @@ uninstall:
 # One name for the run's results file and its report (evaluated once).
 RUN_NAME := $(shell hostname | tr -c 'A-Za-z0-9._\n-' _)-$(shell date -u +%Y%m%dT%H%M%SZ)
 SUITE    ?= quick
+# auto: both (native and micro-VM, every guest page x host backing that can
+# be had) where /dev/kvm is usable, else native; or native, vm, both.
+MODE     ?= auto
 
 run: run-deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/nestbench run --suite $(SUITE) --out results/$(RUN_NAME).json
+	@mode='$(MODE)'; \
+	if [ "$$mode" = auto ]; then \
+		kvm=$$($(BUILD)/nestbench info | awk '/^KVM/ {k = 1} k && /^ *usable:/ {sub(/^ *usable: */, ""); print; exit}'); \
+		why=$$($(BUILD)/nestbench info | awk '/^KVM/ {k = 1} k && /^ *why not, fix:/ {sub(/^ *why not, fix: */, ""); print; exit}'); \
+		case "$$kvm" in \
+		yes*) mode=both ;; \
+		*) mode=native; echo "make run: measuring natively only: /dev/kvm is not usable here ($${why:-$$kvm})" ;; \
+		esac; \
+	fi; \
+	echo "$(BUILD)/nestbench run --suite $(SUITE) --mode $$mode --out results/$(RUN_NAME).json"; \
+	$(BUILD)/nestbench run --suite $(SUITE) --mode $$mode --out results/$(RUN_NAME).json
 	$(BUILD)/nestbench report results/$(RUN_NAME).json --out results/reports/$(RUN_NAME)
+
+# results/examples/ from a real run of this machine (the lead re-runs it on release).
+examples: run-deps
+	@$(MAKE) --no-print-directory all
+	results/examples/regenerate.sh $(BUILD)/nestbench
 
 unit: $(UNIT_BIN)
 

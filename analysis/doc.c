@@ -16,7 +16,16 @@ static const char css[] =
 	"td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
 	"th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}"
 	"figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}figcaption{font-style:italic}"
-	".caveat{color:#8a4b00}";
+	".caveat{color:#8a4b00}"
+	/* The findings open the report on one screen: compact, two columns when wide. */
+	"#findings ul{columns:2 420px;column-gap:2em;font-size:13px;line-height:1.35;padding-left:1.2em;margin:.4em 0}"
+	"#findings li{break-inside:avoid;margin:0 0 .45em}"
+	"#findings .fk{font-size:10px;text-transform:uppercase;color:#fff;background:#0072B2;border-radius:3px;"
+	"padding:0 4px;margin-right:4px}"
+	"#findings details.src{display:inline;font-size:11px;color:#555}"
+	"#findings details.src[open]{display:block}#findings details.src ul{columns:1}"
+	"#findings ul.detail{font-size:12px;color:#333}#findings h3{font-size:1em;margin:.8em 0 .2em}"
+	"h1{margin:.3em 0;font-size:1.6em}h1+p{margin:.2em 0;font-size:90%;color:#444}";
 
 void doc_begin(struct doc *d, const char *title)
 {

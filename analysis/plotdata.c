@@ -235,9 +235,16 @@ int plot_latency(const struct plot_src *s, int *nknees, nb_error *err)
 				}
 				if (!on)
 					continue;
+				/* Named by the TLB level the knee is, when the file says. */
+				const json_t *lv = json_object_get(
+					json_array_get(json_object_get(json_object_get(s->files[fi].root, "derived"), "knees"), i),
+					"level");
+				const char *ln = json_string_value(json_object_get(lv, "name"));
+				char lab[64];
+				plot_label(lab, sizeof(lab), ln ? ln : ""); /* unnamed: the circle alone */
 				fprintf(k, "%llu", (unsigned long long)d->working_set_bytes);
 				put_num(k, on->summary.median);
-				fputc('\n', k);
+				fprintf(k, " \"%s\"\n", lab);
 				(*nknees)++;
 			}
 		if (close_out(k, "latency-knees", err))
@@ -276,6 +283,53 @@ int plot_translation(const struct plot_src *s, nb_error *err)
 	}
 	uniquify(&ss);
 	if (ss.n && set_write(s, &ss, "translation", err))
+		goto out;
+	rc = (int)ss.n;
+out:
+	set_free(&ss);
+	return rc;
+}
+
+int plot_gains(const struct plot_src *s, nb_error *err)
+{
+	struct series_set ss = {0};
+	int rc = -1;
+	for (size_t fi = 0; fi < s->n; fi++) {
+		const struct res_file *f = &s->files[fi];
+		char letter[24];
+		file_letter(fi, letter, sizeof(letter));
+		for (size_t i = 0; i < f->nmeas; i++) {
+			const struct res_meas *l = &f->meas[i];
+			if (!is_chase_curve(l) || strcmp(l->kernel, "chase") || !strcmp(l->backing, "4k") ||
+			    !strcmp(l->backing, "none"))
+				continue;
+			/* The 4K measurement of the same mode, guest page and working set. */
+			const struct res_meas *b = NULL;
+			for (size_t j = 0; j < f->nmeas && !b; j++) {
+				const struct res_meas *m = &f->meas[j];
+				if (is_chase_curve(m) && !strcmp(m->kernel, "chase") && !strcmp(m->backing, "4k") &&
+				    !strcmp(m->mode, l->mode) && m->working_set_bytes == l->working_set_bytes &&
+				    !strcmp(m->guest_page ? m->guest_page : "", l->guest_page ? l->guest_page : ""))
+					b = m;
+			}
+			if (!b || l->summary.median <= 0 || l->summary.ci95_low <= 0 || l->summary.ci95_high <= 0)
+				continue;
+			char key[200], label[160];
+			const char *g = l->guest_page ? l->guest_page : "-";
+			snprintf(key, sizeof(key), "%zu:%.60s:%.60s:%.40s", fi, l->mode, l->backing, g);
+			snprintf(label, sizeof(label), "%s %.50s %.50s%s%.40s", letter, l->mode, l->backing,
+				 l->guest_page ? " guest=" : "", l->guest_page ? l->guest_page : "");
+			struct series *se = set_get(&ss, key, label);
+			if (!se || series_add(se, l->working_set_bytes, b->summary.median / l->summary.median,
+					      b->summary.ci95_low / l->summary.ci95_high,
+					      b->summary.ci95_high / l->summary.ci95_low)) {
+				nb_fail(err, "out of memory preparing plot data");
+				goto out;
+			}
+		}
+	}
+	uniquify(&ss);
+	if (ss.n && set_write(s, &ss, "gains", err))
 		goto out;
 	rc = (int)ss.n;
 out:

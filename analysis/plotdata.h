@@ -26,6 +26,10 @@ struct plot_src {
 int plot_latency(const struct plot_src *s, int *nknees, nb_error *err);
 /* translation.dat: derived.translation of every file. */
 int plot_translation(const struct plot_src *s, nb_error *err);
+/* gains.dat: the large-page gain, 4K chase latency / large-page chase
+ * latency of the same mode and guest page, vs working set, per backing;
+ * interval from the two 95% intervals (conservative). */
+int plot_gains(const struct plot_src *s, nb_error *err);
 /* NAME.dat for the heatmap of file `f` at working set ws: guest/native ratio
  * per (host backing, guest page).  Returns the number of cells. */
 int plot_heatmap(const struct plot_src *s, size_t f, uint64_t ws, const char *name, nb_error *err);

@@ -14,6 +14,8 @@
 #include "harness/cli/datadir.h"
 #include "analysis/compare_out.h"
 #include "analysis/doc.h"
+#include "analysis/escape.h"
+#include "analysis/findings.h"
 #include "analysis/gnuplot.h"
 #include "analysis/match.h"
 #include "analysis/plotdata.h"
@@ -27,6 +29,7 @@
 struct plot {
 	char name[64];
 	char caption[240];
+	int key; /* one of the plots that carry the findings */
 };
 
 struct report {
@@ -40,9 +43,11 @@ struct report {
 	char missing[8][240]; /* sentences for plots that could not be drawn */
 	size_t nmissing;
 	int gnuplot_warnings;
+	int drawing_key; /* the plots being drawn carry the findings */
 	int ncaveats;
 	struct comparison cmp;
 	struct cmp_settings cs;
+	struct findings fs;
 };
 
 static const struct cli_opt report_opts[] = {
@@ -55,6 +60,9 @@ static const struct cli_opt report_opts[] = {
 	 "gnuplot templates (default: $NESTBENCH_TEMPLATES, or the templates of the data directory that "
 	 "`nestbench --version` names)",
 	 CLI_V_DIR, NULL, OPT_DOC_ONLY},
+	{"format", 'f', "FMT",
+	 "html (default: the report directory) or text: the findings and the key tables on stdout, nothing written",
+	 CLI_V_WORD, NULL, OPT_DOC_ONLY},
 	{"help", 'h', NULL, "this help", CLI_V_NONE, NULL, OPT_DOC_ONLY},
 	{NULL, 0, NULL, NULL, CLI_V_NONE, NULL, OPT_DOC_ONLY},
 };
@@ -63,15 +71,20 @@ const struct cli_cmd cli_cmd_report = {
 	.name = "report",
 	.fn = cmd_report,
 	.summary = "plots (gnuplot), report.md and a self-contained report.html",
-	.synopsis = "FILE... [--out DIR] [--ws SIZE]... [--templates DIR]",
+	.synopsis = "FILE... [--out DIR] [--ws SIZE]... [--templates DIR] [--format html|text]",
 	.description = "Write plots (SVG and PNG, drawn by gnuplot from fixed templates), report.md and a "
 		       "self-contained report.html (SVG inlined, no network) from one or more results files.  "
-		       "With several files, the first is the baseline of the comparison tables.",
+		       "The report opens with the findings: what the numbers say (TLB reach per backing, the cost "
+		       "of each level, the large-page gain, the guest's tax per guest page x host backing, "
+		       "splintering, the MMU mode's consequence), each with its interval and the measurements it "
+		       "rests on.  --format text prints the findings and the key tables on stdout instead.  "
+		       "With several files, the first is the baseline of the comparison tables and of the findings' ratios.",
 	.opts = report_opts,
 	.operand = CLI_V_FILE,
 	.exit_status = "0 report written, 1 a file is unreadable or invalid or gnuplot failed, 2 usage error.",
 	.examples = (const struct cli_item[]){{"report --out rep results.json", "rep/report.html from one run"},
 					      {"report --out rep base.json new.json", "two runs, base as the baseline"},
+					      {"report --format text results.json", "the findings on the terminal"},
 					      {NULL, NULL}},
 };
 
@@ -128,6 +141,7 @@ static int draw(struct report *r, const char *tmpl, const char *name, const char
 		struct plot *p = &r->plots[r->nplots++];
 		snprintf(p->name, sizeof(p->name), "%s", name);
 		snprintf(p->caption, sizeof(p->caption), "%s", caption);
+		p->key = r->drawing_key;
 	}
 	return 0;
 }
@@ -148,13 +162,16 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 {
 	struct plot_src s = {.files = r->files, .n = r->n, .dirfd = r->dirfd};
 	int nk, k;
+	r->drawing_key = 1;
 	k = plot_latency(&s, &nk, err);
 	if (k < 0)
 		return -1;
 	if (k > 0) {
-		if (sweep(r, "latency", k, nk, "pointer chase: latency vs working set", "median ns per access (log)", 1,
+		if (sweep(r, "latency", k, nk, "pointer chase: latency vs working set, native and VM",
+			  "median ns per access (log scale)", 1,
 			  "Latency of the pointer chase vs working set, per backing, native and VM overlaid; "
-			  "bars are 95% intervals of the median, circles the detected knees.",
+			  "bars are 95% intervals of the median, circles the detected knees, named by TLB level when "
+			  "the file knows it.",
 			  err))
 			return -1;
 	} else {
@@ -164,9 +181,11 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 	if (k < 0)
 		return -1;
 	if (k > 0) {
-		if (sweep(r, "translation", k, 0, "translation cost: chase minus chase-ctl", "ns per access", 0,
+		if (sweep(r, "translation", k, 0, "translation cost per access, per backing and guest page",
+			  "ns per access (chase minus chase-ctl)", 0,
 			  "Address-translation share of each access (chase minus its cache-resident control "
-			  "chase-ctl at the same working set and backing), with 95% intervals.",
+			  "chase-ctl at the same working set and backing), native and per guest page size in the VM, "
+			  "with 95% intervals: the plateaus between knees are what each TLB level costs.",
 			  err))
 			return -1;
 	} else {
@@ -203,6 +222,21 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 				return -1;
 		}
 	}
+	k = plot_gains(&s, err);
+	if (k < 0)
+		return -1;
+	if (k > 0) {
+		if (sweep(r, "gains", k, 0, "large-page gain: 4k latency / large-page latency",
+			  "4k / large-page chase latency (x, log scale)", 1,
+			  "Large-page gain vs working set: the 4K chase latency divided by the large-page one of the "
+			  "same mode and guest page (above 1: large pages are faster), with conservative intervals "
+			  "from the two 95% intervals. A line near 1 everywhere is a splintered backing.",
+			  err))
+			return -1;
+	} else {
+		add_missing(r, "Large-page gain plot not drawn: no large-page chase beside a 4k one.");
+	}
+	r->drawing_key = 0;
 	static const struct {
 		const char *family, *what, *note;
 	} bars[] = {
@@ -452,87 +486,285 @@ static void write_comparison(struct report *r, struct doc *d)
 	}
 }
 
-static void caveat(struct report *r, struct doc *d, const char *letter, const struct res_meas *m, const char *what,
-		   const char *detail)
+/* One caveat: its cause (what groups it) and the measurement it is about. */
+struct cav {
+	char cause[640];
+	char detail[96];
+	size_t file;
+	const struct res_meas *m; /* NULL: about the file */
+};
+
+struct cavs {
+	struct cav *v;
+	size_t n, cap;
+};
+
+static void cav_add(struct cavs *c, size_t file, const struct res_meas *m, const char *cause, const char *detail)
 {
-	r->ncaveats++;
-	doc_item_begin(d);
-	doc_raw(d, "%s: ", letter);
-	if (m) {
-		doc_text(d, m->label);
-		doc_raw(d, ": ");
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		struct cav *v = realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			return; /* out of memory: fewer caveats listed, none invented */
+		c->v = v;
+		c->cap = cap;
 	}
-	doc_text(d, what);
-	if (detail)
-		doc_text(d, detail);
-	doc_item_end(d);
+	struct cav *x = &c->v[c->n++];
+	x->file = file;
+	x->m = m;
+	snprintf(x->cause, sizeof(x->cause), "%s", cause);
+	snprintf(x->detail, sizeof(x->detail), "%s", detail ? detail : "");
 }
 
-static void write_caveats(struct report *r, struct doc *d)
+/* Every caveat of every file, in file order (grouped when written). */
+static void collect_caveats(const struct report *r, struct cavs *c)
 {
-	r->ncaveats = 0;
-	doc_list_begin(d);
 	for (size_t fi = 0; fi < r->n; fi++) {
 		const struct res_file *f = &r->files[fi];
-		char letter[24], pmu[512], buf[128];
-		file_letter(fi, letter, sizeof(letter));
+		char pmu[512], buf[600];
 		res_pmu_state(f, pmu, sizeof(pmu));
 		if (strcmp(pmu, "available")) {
-			caveat(r, d, letter, NULL, "PMU ", pmu);
+			snprintf(buf, sizeof(buf), "PMU %s", pmu);
+			cav_add(c, fi, NULL, buf, NULL);
 		}
 		for (size_t i = 0; i < f->nmeas; i++) {
 			const struct res_meas *m = &f->meas[i];
 			if (m->skipped) {
-				caveat(r, d, letter, m, "skipped: ", m->skipped);
+				snprintf(buf, sizeof(buf), "skipped: %s", m->skipped);
+				cav_add(c, fi, m, buf, NULL);
 				continue;
 			}
-			if (!strcmp(m->mode, "qemu-tcg"))
-				caveat(r, d, letter, m, "TCG-only guest (QEMU emulation): functional, not a timing", NULL);
-			else if (m->timing_invalid)
-				caveat(r, d, letter, m, "TCG: function only (a Linux guest under QEMU emulation; timing_valid false)",
-				       NULL);
-			if (m->verified_page_bytes < 0)
-				caveat(r, d, letter, m, "pages unverified: no verified page size recorded", NULL);
-			else if (m->requested_page_bytes > 0 && m->verified_page_bytes != m->requested_page_bytes) {
+			if (!strcmp(m->mode, "qemu-tcg") || m->timing_invalid)
+				cav_add(c, fi, m, "TCG guest (QEMU emulation): function only, its timings are not the hardware's",
+					NULL);
+			if (m->verified_page_bytes < 0) {
+				cav_add(c, fi, m, "pages unverified: no verified page size recorded", NULL);
+			} else if (m->requested_page_bytes > 0 && m->verified_page_bytes != m->requested_page_bytes) {
 				snprintf(buf, sizeof(buf), "asked for %lld-byte pages, got %lld", m->requested_page_bytes,
 					 m->verified_page_bytes);
-				caveat(r, d, letter, m, "pages differ from the request: ", buf);
+				cav_add(c, fi, m, "pages differ from the request", buf);
 			} else if (m->coverage >= 0 && m->coverage < THRESH_MIN_COVERAGE) {
-				snprintf(buf, sizeof(buf), "only %.0f%% of the buffer on the verified page size",
-					 m->coverage * 100);
-				caveat(r, d, letter, m, "", buf);
+				snprintf(buf, sizeof(buf), "%.0f%% on the verified page size", m->coverage * 100);
+				snprintf(pmu, sizeof(pmu), "less than %.0f%% of the buffer on the verified page size",
+					 THRESH_MIN_COVERAGE * 100);
+				cav_add(c, fi, m, pmu, buf);
 			}
 			if (m->summary.cv > THRESH_NOISY_CV) {
-				snprintf(buf, sizeof(buf), "cv %.2f > %.2f", m->summary.cv, THRESH_NOISY_CV);
-				caveat(r, d, letter, m, "noisy samples: ", buf);
+				snprintf(buf, sizeof(buf), "cv %.2f", m->summary.cv);
+				snprintf(pmu, sizeof(pmu), "noisy samples: cv above %.2f", THRESH_NOISY_CV);
+				cav_add(c, fi, m, pmu, buf);
 			}
-			for (size_t k = 0; k < json_array_size(m->flags); k++)
-				caveat(r, d, letter, m, "flag: ", json_string_value(json_array_get(m->flags, k)));
+			for (size_t k = 0; k < json_array_size(m->flags); k++) {
+				snprintf(buf, sizeof(buf), "flag: %s", json_string_value(json_array_get(m->flags, k)));
+				cav_add(c, fi, m, buf, NULL);
+			}
 		}
 	}
-	if (!r->ncaveats) {
+}
+
+/* The causes in first-seen order: index of the first caveat of each. */
+static size_t cav_causes(const struct cavs *c, size_t *first, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n && n < cap; i++) {
+		size_t j = 0;
+		while (j < n && strcmp(c->v[first[j]].cause, c->v[i].cause))
+			j++;
+		if (j == n)
+			first[n++] = i;
+	}
+	return n;
+}
+
+static void cav_affected(const struct cav *x, char *buf, size_t len)
+{
+	char letter[24];
+	file_letter(x->file, letter, sizeof(letter));
+	snprintf(buf, len, "%s: %s%s%s", letter, x->m ? x->m->label : "the file", *x->detail ? " — " : "", x->detail);
+}
+
+#define CAV_MAX_CAUSES 256
+
+/* Caveats grouped by cause, once each, with counts; the affected
+ * measurements beneath (in <details> in HTML). */
+static void write_caveats(struct report *r, struct doc *d)
+{
+	struct cavs c = {0};
+	size_t first[CAV_MAX_CAUSES];
+	collect_caveats(r, &c);
+	size_t nc = cav_causes(&c, first, CAV_MAX_CAUSES);
+	r->ncaveats = (int)c.n;
+	doc_list_begin(d);
+	for (size_t k = 0; k < nc; k++) {
+		const char *cause = c.v[first[k]].cause;
+		size_t cnt = 0;
+		for (size_t i = 0; i < c.n; i++)
+			cnt += !strcmp(c.v[i].cause, cause);
+		doc_item_begin(d);
+		doc_text(d, cause);
+		doc_raw(d, " (%zu)", cnt);
+		if (d->html)
+			doc_raw(d, "<details><summary>affected</summary><ul>");
+		else
+			doc_raw(d, "\n");
+		for (size_t i = 0; i < c.n; i++) {
+			if (strcmp(c.v[i].cause, cause))
+				continue;
+			char buf[1024];
+			cav_affected(&c.v[i], buf, sizeof(buf));
+			doc_raw(d, d->html ? "<li>" : "    - ");
+			doc_text(d, buf);
+			doc_raw(d, d->html ? "</li>" : "\n");
+		}
+		if (d->html)
+			doc_raw(d, "</ul></details>");
+		doc_item_end(d);
+	}
+	if (!nc) {
 		doc_item_begin(d);
 		doc_raw(d, "none");
 		doc_item_end(d);
 	}
 	doc_list_end(d);
+	free(c.v);
+}
+
+/* The same grouping on a terminal: causes with counts, at most a few affected each. */
+static void text_caveats(FILE *out, const struct report *r)
+{
+	struct cavs c = {0};
+	size_t first[CAV_MAX_CAUSES];
+	collect_caveats(r, &c);
+	size_t nc = cav_causes(&c, first, CAV_MAX_CAUSES);
+	fprintf(out, "\ncaveats (%zu, grouped by cause):\n", c.n);
+	for (size_t k = 0; k < nc; k++) {
+		const char *cause = c.v[first[k]].cause;
+		size_t cnt = 0, shown = 0;
+		for (size_t i = 0; i < c.n; i++)
+			cnt += !strcmp(c.v[i].cause, cause);
+		fprintf(out, "  %4zu x ", cnt);
+		esc_text(out, cause);
+		fputc('\n', out);
+		for (size_t i = 0; i < c.n && shown < 3; i++) {
+			if (strcmp(c.v[i].cause, cause))
+				continue;
+			char buf[1024];
+			cav_affected(&c.v[i], buf, sizeof(buf));
+			fputs("         ", out);
+			esc_text(out, buf);
+			fputc('\n', out);
+			shown++;
+		}
+		if (cnt > shown)
+			fprintf(out, "         ... and %zu more (all in the HTML report)\n", cnt - shown);
+	}
+	if (!nc)
+		fputs("  none\n", out);
+	free(c.v);
+}
+
+/* The chase medians as a table per file and mode (x guest page): rows the
+ * working sets, columns the backings. */
+static void text_tables(FILE *out, const struct report *r)
+{
+	static const char *const backs[] = {"4k", "thp", "hugetlb-2m", "hugetlb-1g"};
+	static const char *const gps[] = {NULL, "4k", "2m", "1g"};
+	static const char *const modes[] = {"native", "vm", "linux"};
+	for (size_t fi = 0; fi < r->n; fi++) {
+		const struct res_file *f = &r->files[fi];
+		char letter[24];
+		file_letter(fi, letter, sizeof(letter));
+		for (size_t mo = 0; mo < ARRAY_SIZE(modes); mo++)
+			for (size_t g = 0; g < ARRAY_SIZE(gps); g++) {
+				if ((mo == 0) != (gps[g] == NULL))
+					continue;
+				uint64_t ws[256];
+				size_t nws = 0;
+				for (size_t i = 0; i < f->nmeas && nws < 256; i++) {
+					const struct res_meas *m = &f->meas[i];
+					if (m->skipped || strcmp(m->kernel, "chase") || strcmp(m->mode, modes[mo]) ||
+					    !(gps[g] ? m->guest_page && !strcmp(m->guest_page, gps[g]) : !m->guest_page))
+						continue;
+					size_t j = 0;
+					while (j < nws && ws[j] != m->working_set_bytes)
+						j++;
+					if (j == nws)
+						ws[nws++] = m->working_set_bytes;
+				}
+				if (!nws)
+					continue;
+				for (size_t a = 1; a < nws; a++)
+					for (size_t b = a; b > 0 && ws[b - 1] > ws[b]; b--) {
+						uint64_t t = ws[b];
+						ws[b] = ws[b - 1];
+						ws[b - 1] = t;
+					}
+				fprintf(out, "\nfile %s, chase latency per access, %s%s%s%s (median [95%% interval]):\n",
+					letter, modes[mo], gps[g] ? ", " : "", gps[g] ? gps[g] : "",
+					gps[g] ? " guest pages" : "");
+				fprintf(out, "%10s", "size");
+				for (size_t b = 0; b < ARRAY_SIZE(backs); b++)
+					fprintf(out, " %26s", backs[b]);
+				fputc('\n', out);
+				for (size_t w = 0; w < nws; w++) {
+					char sz[32];
+					format_size((size_t)ws[w], sz, sizeof(sz));
+					fprintf(out, "%10s", sz);
+					for (size_t b = 0; b < ARRAY_SIZE(backs); b++) {
+						const struct res_meas *hit = NULL;
+						for (size_t i = 0; i < f->nmeas && !hit; i++) {
+							const struct res_meas *m = &f->meas[i];
+							if (!m->skipped && !strcmp(m->kernel, "chase") &&
+							    !strcmp(m->mode, modes[mo]) && m->working_set_bytes == ws[w] &&
+							    !strcmp(m->backing, backs[b]) &&
+							    (gps[g] ? m->guest_page && !strcmp(m->guest_page, gps[g])
+								    : !m->guest_page))
+								hit = m;
+						}
+						char cellbuf[128] = "-";
+						if (hit) {
+							char a[32], lo[32], hi[32];
+							fmt_ns(a, sizeof(a), hit->summary.median);
+							fmt_ns(lo, sizeof(lo), hit->summary.ci95_low);
+							fmt_ns(hi, sizeof(hi), hit->summary.ci95_high);
+							snprintf(cellbuf, sizeof(cellbuf), "%s [%s, %s]", a, lo, hi);
+						}
+						fprintf(out, " %26s", cellbuf);
+					}
+					fputc('\n', out);
+				}
+			}
+	}
+	text_caveats(out, r);
 }
 
 static void write_body(struct report *r, struct doc *d)
 {
 	doc_begin(d, "nestbench report");
 	doc_para_begin(d);
-	doc_raw(d, "Generated by nestbench %s from %zu results file%s. Quote ratios measured in one run; absolute "
-		   "times depend on the machine.",
+	doc_raw(d, "nestbench %s, %zu results file%s. Each finding gives its numbers, their interval and what it "
+		   "rests on; quote ratios measured in one run, absolute times depend on the machine.",
 		NESTBENCH_VERSION, r->n, r->n == 1 ? "" : "s");
 	doc_para_end(d);
+	if (d->html)
+		doc_raw(d, "<section id=\"findings\">\n");
+	doc_h(d, 2, "Findings");
+	findings_write_doc(d, &r->fs, r->files, r->n);
+	if (d->html)
+		doc_raw(d, "</section>\n<section id=\"key-plots\">\n");
+	doc_h(d, 2, "The plots that carry them");
+	for (size_t i = 0; i < r->nplots; i++)
+		if (r->plots[i].key && doc_plot(d, r->dirfd, r->plots[i].name, r->plots[i].caption))
+			nb_warn("report: cannot inline %s.svg", r->plots[i].name);
+	if (d->html)
+		doc_raw(d, "</section>\n");
 	doc_h(d, 2, "Machines");
 	write_machines(r, d);
 	doc_h(d, 2, "Configuration");
 	write_config(r, d);
-	doc_h(d, 2, "Plots");
+	doc_h(d, 2, "More plots");
 	for (size_t i = 0; i < r->nplots; i++)
-		if (doc_plot(d, r->dirfd, r->plots[i].name, r->plots[i].caption))
+		if (!r->plots[i].key && doc_plot(d, r->dirfd, r->plots[i].name, r->plots[i].caption))
 			nb_warn("report: cannot inline %s.svg", r->plots[i].name);
 	for (size_t i = 0; i < r->nmissing; i++) {
 		doc_para_begin(d);
@@ -543,11 +775,24 @@ static void write_body(struct report *r, struct doc *d)
 		doc_h(d, 2, "Comparison with the baseline");
 		write_comparison(r, d);
 	}
-	doc_h(d, 2, "Measurements");
-	write_measurements(r, d);
-	doc_h(d, 2, "Caveats");
+	doc_h(d, 2, "Caveats, grouped by cause");
 	write_caveats(r, d);
+	doc_h(d, 2, "Appendix: every measurement");
+	if (d->html)
+		doc_raw(d, "<details id=\"measurements\"><summary>the full measurement table</summary>\n");
+	write_measurements(r, d);
+	if (d->html)
+		doc_raw(d, "</details>\n");
 	doc_end(d);
+}
+
+/* --format text: the findings, then the key tables, on stdout. */
+static int write_text(struct report *r)
+{
+	findings_write_text(stdout, &r->fs, r->files, r->n, 4);
+	text_tables(stdout, r);
+	fflush(stdout);
+	return ferror(stdout) ? -1 : 0;
 }
 
 static int write_doc(struct report *r, int html, const char *fname, nb_error *err)
@@ -587,6 +832,7 @@ int cmd_report(int argc, char **argv)
 	struct cli_parser p;
 	cli_parser_init(&p, &cli_cmd_report);
 	const char *out = "report", *tmpl = NULL;
+	int text = 0;
 	uint64_t ws[MAX_WS];
 	size_t nws = 0;
 	nb_error err;
@@ -597,6 +843,13 @@ int cmd_report(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 't': tmpl = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "html") && strcmp(optarg, "text")) {
+				nb_error_msg("report: invalid --format '%s': expected html or text", optarg);
+				return EXIT_USAGE;
+			}
+			text = !strcmp(optarg, "text");
+			break;
 		case 'w': {
 			size_t v;
 			if (nws == MAX_WS || parse_size(optarg, &v, &err) || !v) {
@@ -644,6 +897,14 @@ int cmd_report(int argc, char **argv)
 	r->files = files;
 	r->n = n;
 	r->outdir = out;
+	if (findings_build(files, n, &r->fs, &err)) {
+		nb_error_msg("report: %s", err.msg);
+		goto done;
+	}
+	if (text) {
+		rc = write_text(r) ? EXIT_RUNTIME : EXIT_OK;
+		goto done;
+	}
 	if (find_templates(r, tmpl)) {
 		nb_error_msg("report: cannot find the gnuplot templates (sweep.gp); pass --templates DIR or set "
 			     "NESTBENCH_TEMPLATES (`nestbench --version` says where they were expected)");
@@ -685,8 +946,10 @@ int cmd_report(int argc, char **argv)
 	rc = EXIT_OK;
 done:
 	reportdir_abort(&rd); /* nothing new is left behind on failure */
-	if (r)
+	if (r) {
 		comparison_free(&r->cmp);
+		findings_free(&r->fs);
+	}
 	for (size_t i = 0; i < loaded; i++)
 		res_free(&files[i]);
 	free(files);

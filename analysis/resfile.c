@@ -112,6 +112,16 @@ static int get_enum(struct vctx *v, const json_t *obj, const char *path, const c
 		   allowed[1] ? allowed[1] : "");
 }
 
+/* An enum that may be absent (*out = NULL), never null. */
+static int get_enum_opt(struct vctx *v, const json_t *obj, const char *path, const char *key,
+			const char *const *allowed, const char **out)
+{
+	*out = NULL;
+	if (!json_object_get(obj, key))
+		return 0;
+	return get_enum(v, obj, path, key, allowed, out);
+}
+
 /* Integer field with minimum; *out = -1 when absent or null and allowed. */
 static int get_int(struct vctx *v, const json_t *obj, const char *path, const char *key, int required,
 		   int nullable, long long min, long long *out)
@@ -228,8 +238,19 @@ static int parse_host(struct vctx *v, struct res_file *rf)
 	if (get_str(v, hyp, "host.hypervisor", "signature", 0, 1, &rf->hypervisor_signature) ||
 	    get_str(v, kern, "host.kernel", "release", 1, 0, &rf->kernel_release) ||
 	    get_enum(v, kvm, "host.kvm", "mmu_virt_mode", mmu_names, &rf->mmu_virt_mode) ||
-	    get_str(v, host, "host", "hostname", 0, 1, &rf->hostname))
+	    get_str(v, host, "host", "hostname", 0, 1, &rf->hostname) ||
+	    get(v, kvm, "host.kvm", "nested", V_BOOL, 0, 0, &j) || get(v, kvm, "host.kvm", "params", V_OBJ, 0, 0, &j))
 		return -1;
+	/* KVM module parameters: each the file's contents (at most 64 characters) or null. */
+	const char *name;
+	json_t *pv;
+	json_object_foreach(j, name, pv) {
+		if (json_is_null(pv) || (json_is_string(pv) && str_chars(pv) <= 64))
+			continue;
+		char full[200];
+		snprintf(full, sizeof(full), "host.kvm.params.%.150s", name);
+		return bad(v, full, "expected a string of at most 64 characters or null");
+	}
 	return 0;
 }
 
@@ -525,6 +546,12 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 	}
 	if (parse_pmu(v, m, path, rm) || parse_counters(v, m, path, rm) || parse_alt_metrics(v, m, path))
 		return -1;
+	/* VM measurements: what KVM said about the VM, and its MMU mode. */
+	const char *mmu;
+	if (get(v, m, path, "kvm", V_OBJ, 0, 0, &j) || get_enum_opt(v, m, path, "mmu_virt_mode", mmu_names, &mmu))
+		return -1;
+	if (j && json_object_size(j) > 64)
+		return bad(v, path, "kvm has more than 64 members");
 	if (identity_make(rm, &rm->key, &rm->label))
 		return nb_fail(v->err, "%s: out of memory", v->name);
 	return 0;
@@ -555,7 +582,7 @@ static int parse_points(struct vctx *v, const json_t *derived, const char *key, 
 		if (!json_is_object(e))
 			return bad(v, p, "expected an object");
 		if (get_str(v, e, p, "mode", 1, 0, &d->mode) || get_str(v, e, p, "backing", 1, 0, &d->backing) ||
-		    get_str(v, e, p, "guest_page", 0, 1, &d->guest_page) ||
+		    get_enum_opt(v, e, p, "guest_page", guest_page_names, &d->guest_page) ||
 		    get_int(v, e, p, "working_set_bytes", 1, 0, 1, &ws))
 			return -1;
 		d->working_set_bytes = (uint64_t)ws;

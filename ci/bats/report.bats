@@ -54,7 +54,7 @@ png_size() {
 	for p in latency translation heatmap-A-64M heatmap-B-64M bars-ptupdate-1 "bars-ptupdate-$np" "bars-ctxsw-$nc" \
 		pmu-walk-cycles pmu-walks-per-access pmu-page-mix; do
 		[ -s "$T/r/$p.svg" ] || fail "missing $p.svg"
-		[ "$(png_size "$T/r/$p.png")" = "960x600" ] || fail "$p.png is $(png_size "$T/r/$p.png")"
+		[ "$(png_size "$T/r/$p.png")" = "1920x1200" ] || fail "$p.png is $(png_size "$T/r/$p.png")"
 		grep -q "<svg" "$T/r/$p.svg" || fail "$p.svg is not SVG"
 	done
 	[ -s "$T/r/report.md" ]
@@ -76,9 +76,64 @@ png_size() {
 	html="$T/r/report.html"
 	grep -q "skipped: fixture: guest 1g pages need a 1g-aligned guest physical window" "$html"
 	grep -q "pages unverified: no verified page size recorded" "$html"
-	grep -q "TCG-only guest (QEMU emulation): functional, not a timing" "$html"
-	grep -q "noisy samples: cv 0.30 &gt; 0.10" "$html"
+	grep -q "TCG guest (QEMU emulation): function only, its timings are not the hardware&#39;s" "$html"
+	grep -q "noisy samples: cv above 0.10" "$html"
+	grep -q "cv 0.30" "$html"
 	grep -q "flag: high cv: 0.31 (fixture)" "$html"
+}
+
+@test "report: caveats grouped by cause, once each, with counts and the affected beneath" {
+	run "$NB" report --out "$T/r" "$FX/baseline.json" "$FX/same.json"
+	assert_success
+	html="$T/r/report.html"
+	# two files with the same unverified measurement: one cause, count 2, both listed
+	[ "$(grep -o 'pages unverified: no verified page size recorded (2)' "$html" | wc -l)" = 1 ]
+	grep -q '<li>A: chase native 4k ws=64M' "$html"
+	grep -q '<li>B: chase native 4k ws=64M' "$html"
+	# the measurement table is an appendix, folded
+	grep -q '<details id="measurements"><summary>the full measurement table</summary>' "$html"
+}
+
+@test "report --format text: the findings and the key tables on stdout, nothing written" {
+	cd "$T"
+	run "$NB" report --format text "$FX/findings/splintered.json"
+	assert_success
+	assert_output --partial "findings, file A ("
+	assert_output --partial "Splintered: native, hugetlb-2m backing (verified 2M pages) steps where 4k does"
+	assert_output --partial "L1 dTLB: 64 entries x 4K = 256 KiB; steps between 256 KiB and 364 KiB"
+	assert_output --partial "file A, chase latency per access, native (median [95% interval]):"
+	assert_output --partial "caveats ("
+	[ ! -e "$T/report" ]
+	run "$NB" report --format text "$FX/findings/matrix.json" "$FX/findings/reach512.json"
+	assert_success
+	assert_output --partial "findings, file B ("
+	assert_output --partial "x of file A's]"
+	assert_output --partial "TCG: function only"
+	run "$NB" report --format pdf "$FX/baseline.json"
+	assert_failure 2
+	assert_output --partial "invalid --format 'pdf': expected html or text"
+}
+
+@test "report: the HTML opens with the findings, then the plots that carry them" {
+	run "$NB" report --out "$T/r" "$FX/findings/matrix.json"
+	assert_success
+	html="$T/r/report.html"
+	# order: findings, key plots, machines, more plots, caveats, appendix
+	local f k m c a
+	f=$(grep -n '<h2>Findings</h2>' "$html" | cut -d: -f1)
+	k=$(grep -n '<h2>The plots that carry them</h2>' "$html" | cut -d: -f1)
+	m=$(grep -n '<h2>Machines</h2>' "$html" | cut -d: -f1)
+	c=$(grep -n '<h2>Caveats, grouped by cause</h2>' "$html" | cut -d: -f1)
+	a=$(grep -n '<h2>Appendix: every measurement</h2>' "$html" | cut -d: -f1)
+	[ -n "$f" ] && [ "$f" -lt "$k" ] && [ "$k" -lt "$m" ] && [ "$m" -lt "$c" ] && [ "$c" -lt "$a" ]
+	# the key plots: latency, translation, heatmap and gains, in that section
+	sed -n "${k},${m}p" "$html" >"$T/key"
+	for t in "pointer chase: latency vs working set" "translation cost per access" \
+		"guest/native chase latency" "large-page gain"; do
+		grep -q "$t" "$T/key" || fail "key plots lack: $t"
+	done
+	[ "$(png_size "$T/r/gains.png")" = "1920x1200" ]
+	grep -q "Guest&#39;s tax (vm/native" "$html"
 }
 
 @test "report: self-contained HTML, SVG inlined, no external references" {
@@ -138,4 +193,51 @@ png_size() {
 	assert_success
 	assert_output --partial "<h1>nestbench report</h1>"
 	assert_output --partial "pointer chase: latency vs working set"
+}
+
+# webdriver METHOD PATH [JSON]: one WebDriver request to our chromedriver.
+webdriver() {
+	curl -sf -X "$1" -H 'Content-Type: application/json' "http://127.0.0.1:$WD_PORT$2" ${3:+--data "$3"}
+}
+
+@test "report: in Chromium the findings are on the first screen and every plot loads" {
+	command -v chromium >/dev/null || skip "chromium not installed (make deps installs it)"
+	command -v chromedriver >/dev/null || skip "chromedriver not installed (package chromium-driver; make deps)"
+	run "$NB" report --out "$T/r" "$FX/findings/matrix.json"
+	assert_success
+	WD_PORT=$((20000 + RANDOM % 20000))
+	chromedriver --port="$WD_PORT" >"$T/chromedriver.log" 2>&1 &
+	local wd=$! sid caps geo
+	for _ in $(seq 100); do
+		webdriver GET /status 2>/dev/null | jq -e '.value.ready' >/dev/null && break
+		sleep 0.1
+	done
+	caps=$(jq -n --arg ud "$T/wd-profile" '{capabilities: {alwaysMatch: {browserName: "chrome",
+		"goog:chromeOptions": {binary: "/usr/bin/chromium", args: ["--headless", "--no-sandbox",
+		"--disable-gpu", "--window-size=1280,900", "--user-data-dir=\($ud)"]}}}}')
+	sid=$(webdriver POST /session "$caps" | jq -r .value.sessionId)
+	[ -n "$sid" ] && [ "$sid" != null ] || { kill "$wd"; fail "no WebDriver session: $(cat "$T/chromedriver.log")"; }
+	webdriver POST "/session/$sid/url" "$(jq -n --arg u "file://$T/r/report.html" '{url: $u}')" >/dev/null
+	# Geometry from the DOM: where the findings are, and every image and inline plot.
+	local js='var f = document.getElementById("findings"), h = f.querySelector("ul.headline");
+		var fr = f.getBoundingClientRect(), hr = h.getBoundingClientRect();
+		return {vh: window.innerHeight, top: fr.top, hbottom: hr.bottom,
+		  first: document.querySelector("h2").textContent,
+		  imgs: Array.from(document.images).map(function (i) { return i.complete ? i.naturalWidth : 0; }),
+		  svgs: Array.from(document.querySelectorAll("figure svg")).map(function (s) {
+		    var r = s.getBoundingClientRect(); return Math.min(r.width, r.height); })};'
+	geo=$(webdriver POST "/session/$sid/execute/sync" "$(jq -n --arg s "$js" '{script: $s, args: []}')" | jq -c .value)
+	webdriver GET "/session/$sid/screenshot" | jq -r .value | base64 -d >"$T/first-screen.png"
+	webdriver DELETE "/session/$sid" >/dev/null || true
+	kill "$wd"
+	echo "$geo"
+	[ "$(echo "$geo" | jq -r .first)" = Findings ]
+	# the findings section starts and its headline list ends within the first screen
+	echo "$geo" | jq -e '.top >= 0 and .top < .vh and .hbottom <= .vh' >/dev/null || fail "findings not on the first screen: $geo"
+	# every plot is there and drawn; any <img> has loaded
+	echo "$geo" | jq -e '(.svgs | length) >= 5 and all(.svgs[]; . > 100)' >/dev/null || fail "plots missing: $geo"
+	echo "$geo" | jq -e 'all(.imgs[]; . > 0)' >/dev/null || fail "an image did not load: $geo"
+	# the screenshot is of the first screen, not blank
+	[[ "$(png_size "$T/first-screen.png")" == 1280x* ]] || fail "screenshot is $(png_size "$T/first-screen.png")"
+	[ "$(stat -c %s "$T/first-screen.png")" -gt 30000 ]
 }

@@ -113,3 +113,19 @@ interrupt_report() {
 	assert_output --partial "gnuplot not found in PATH"
 	[ ! -e "$T/rep" ] && [ ! -e "$T/rep2" ]
 }
+
+@test "hostile strings in every source of a finding stay inert in HTML, Markdown and text" {
+	# ci/fixtures/findings/hostile.json: <script>, ESC, quotes, Markdown links and a
+	# newline in TLB level names, knee texts, kernels, flags, skip reasons, host facts.
+	run "$NB" report --out "$T/r" "$FX/findings/hostile.json"
+	assert_success
+	run ! grep -q '<script' "$T/r/report.html"
+	run ! grep -q '<script' "$T/r/report.md"
+	run ! grep -qP '\x1b' "$T/r/report.html" "$T/r/report.md"
+	grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$T/r/report.html"
+	"$NB" report --format text "$FX/findings/hostile.json" >"$T/text"
+	grep -qF '<script>alert(1)</script>?[31m' "$T/text"
+	run ! grep -qP '\x1b' "$T/text"
+	# the newline inside the hostile string is shown as '?', never a line of its own
+	run ! grep -q '^next' "$T/text"
+}

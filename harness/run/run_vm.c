@@ -9,6 +9,7 @@
 #include "harness/run/measure.h"
 #include "harness/pmu/pmu.h"
 #include "harness/run/results.h"
+#include "harness/run/run_summary.h"
 #include "core/stats.h"
 #include "core/thresholds.h"
 #include "core/tsc.h"
@@ -411,17 +412,20 @@ void run_vm_print_summary(FILE *out, const struct run_records *rs)
 		 * the parameters that define it (core/identity.h). */
 		const struct run_record *nat = records_find_like(rs, m, "chase", "native", NULL);
 		if (!header) {
-			fprintf(out, "\nchase in the guest vs native (ns per access, medians):\n%-6s %-11s %8s %10s %10s %8s\n",
+			fprintf(out, "\nchase in the guest vs native (per access, median [95%% interval]):\n%-6s %-11s %8s %24s "
+				     "%24s %8s\n",
 				"guest", "backing", "size", "native", "vm", "vm/nat");
 			header = 1;
 		}
-		char w[32];
+		char w[32], a[64] = "-", b[64], r[32] = "-";
 		format_size(m->working_set_bytes, w, sizeof(w));
-		double vm = m->summary.median;
-		if (nat)
-			fprintf(out, "%-6s %-11s %8s %10.2f %10.2f %8.3f\n", m->guest_page, m->backing, w, nat->summary.median,
-				vm, vm / nat->summary.median);
-		else
-			fprintf(out, "%-6s %-11s %8s %10s %10.2f %8s\n", m->guest_page, m->backing, w, "-", vm, "-");
+		summary_fmt_ci(b, sizeof(b), &m->summary);
+		if (nat) {
+			summary_fmt_ci(a, sizeof(a), &nat->summary);
+			snprintf(r, sizeof(r), "%.3f", m->summary.median / nat->summary.median);
+		}
+		fprintf(out, "%-6s %-11s %8s %*s %*s %8s\n", m->guest_page, m->backing, w, strstr(a, "µ") ? 25 : 24, a,
+			strstr(b, "µ") ? 25 : 24, b, r);
 	}
+	run_summary_skipped(out, rs);
 }
