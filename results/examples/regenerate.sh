@@ -17,6 +17,10 @@ nb=${1:-build/nestbench}
 from=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 [ -x "$nb" ] || { echo "regenerate.sh: $nb is not an executable (run make first)" >&2; exit 1; }
+# Absolute, because the run and the report below work inside the temporary
+# directory with relative names: the files record their command line and
+# name, and an example must not carry the path of the machine it was made on.
+nb=$(realpath "$nb")
 
 kvm=$("$nb" info | awk '/^KVM/ {k = 1} k && /^ *usable:/ {sub(/^ *usable: */, ""); print; exit}')
 case "$kvm" in
@@ -40,10 +44,14 @@ json="quick-$mode.json"
 if [ -n "$from" ]; then
 	cp "$from" "$tmp/$json"
 else
-	"$nb" run --suite quick --mode "$mode" --out "$tmp/$json"
+	(cd "$tmp" && "$nb" run --suite quick --mode "$mode" --out "$json")
 fi
-"$nb" report --out "$tmp/report" "$tmp/$json"
-"$nb" report --format text "$tmp/$json" >"$tmp/findings.txt"
+(cd "$tmp" && "$nb" report --out report "$json")
+(cd "$tmp" && "$nb" report --format text "$json") >"$tmp/findings.txt"
+if grep -rlF "$here" "$tmp" >/dev/null; then
+	echo "regenerate.sh: an output names this machine's path ($here); not replacing the examples" >&2
+	exit 1
+fi
 # The plots that carry the findings, beside the README.
 for p in latency translation gains; do
 	if [ -f "$tmp/report/$p.png" ]; then cp "$tmp/report/$p.png" "$tmp/$p.png"; fi
