@@ -29,7 +29,7 @@ int identity_make(const struct res_meas *m, char **key, char **label)
 {
 	*key = *label = NULL;
 	struct identity_fields f = {m->kernel, m->mode, m->backing, m->has_ws, m->working_set_bytes,
-				    m->guest_page, m->guest_built_page_bytes, m->params, NULL};
+				    m->guest_page, m->guest_built_page_bytes, m->params, NULL, m->inner_mode, m->host_backing};
 	json_t *params = NULL;
 	char *lab = NULL;
 	size_t len = 0, cap = 0;
@@ -43,6 +43,11 @@ int identity_make(const struct res_meas *m, char **key, char **label)
 	if (append(&lab, &len, &cap, m->kernel) || append(&lab, &len, &cap, " ") ||
 	    append(&lab, &len, &cap, m->mode) || append(&lab, &len, &cap, " ") ||
 	    append(&lab, &len, &cap, m->backing))
+		goto out;
+	if (m->host_backing && (append(&lab, &len, &cap, " host=") || append(&lab, &len, &cap, m->host_backing)))
+		goto out;
+	if (m->inner_mode && strcmp(m->inner_mode, "native") &&
+	    (append(&lab, &len, &cap, " in=") || append(&lab, &len, &cap, m->inner_mode)))
 		goto out;
 	if (m->guest_page && (append(&lab, &len, &cap, " guest=") || append(&lab, &len, &cap, m->guest_page)))
 		goto out;

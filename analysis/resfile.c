@@ -184,7 +184,7 @@ static const char *const host_backing_names[] = {"4k", "thp", "hugetlb-2m", "hug
 
 /* Mode linux: the guest's own mode and the host side of its memory
  * (harness/linuxguest/hostmem.c), as results/schema.json has them. */
-static int parse_linux_fields(struct vctx *v, const json_t *m, const char *path)
+static int parse_linux_fields(struct vctx *v, const json_t *m, const char *path, struct res_meas *rm)
 {
 	json_t *im, *hb;
 	if (get(v, m, path, "inner_mode", V_STR, 0, 0, &im) || get(v, m, path, "host_backing", V_OBJ, 0, 0, &hb))
@@ -195,6 +195,7 @@ static int parse_linux_fields(struct vctx *v, const json_t *m, const char *path)
 			known |= !strcmp(json_string_value(im), inner_mode_names[i]);
 		if (!known)
 			return bad(v, path, "inner_mode: unknown value (schema v1 allows native, vm)");
+		rm->inner_mode = json_string_value(im);
 	}
 	if (!hb)
 		return 0;
@@ -203,7 +204,8 @@ static int parse_linux_fields(struct vctx *v, const json_t *m, const char *path)
 	const char *s;
 	long long x;
 	double cov;
-	if (get_enum(v, hb, p, "requested", host_backing_names, &s) || get_str(v, hb, p, "memory_backend", 1, 0, &s) ||
+	if (get_enum(v, hb, p, "requested", host_backing_names, &rm->host_backing) ||
+	    get_str(v, hb, p, "memory_backend", 1, 0, &s) ||
 	    get_int(v, hb, p, "verified_page_bytes", 1, 1, 4096, &x) ||
 	    get_int(v, hb, p, "requested_page_bytes", 0, 0, 4096, &x) || get_num(v, hb, p, "coverage", 0, 0, 0, &cov) ||
 	    get_int(v, hb, p, "rss_bytes", 0, 0, 0, &x) || get_int(v, hb, p, "thp_bytes", 0, 0, 0, &x) ||
@@ -497,7 +499,7 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 	if (get(v, m, path, "failed", V_BOOL, 0, 0, &tv) || get(v, m, path, "timing_valid", V_BOOL, 0, 0, &tv))
 		return -1;
 	rm->timing_invalid = json_is_false(tv); /* mode linux under TCG: function only */
-	if (parse_linux_fields(v, m, path))
+	if (parse_linux_fields(v, m, path, rm))
 		return -1;
 	if (json_object_size(rm->params) > 1000)
 		return bad(v, path, "params has more than 1000 entries");

@@ -48,6 +48,8 @@ struct res_meas {
 	uint64_t working_set_bytes;
 	const char *guest_page;    /* guest_page.requested, NULL for native */
 	long long guest_built_page_bytes; /* -1 when absent */
+	const char *inner_mode;    /* mode linux: the guest's own mode; NULL otherwise */
+	const char *host_backing;  /* mode linux: host_backing.requested; NULL otherwise */
 	const char *metric;
 	json_t *params;            /* object (borrowed) */
 	double *samples;           /* n values, finite, >= 0 */

@@ -49,6 +49,9 @@ char *identity_key(const struct identity_fields *f, json_t **params_out)
 	    json_object_set_new(id, "guest_built_page_bytes", json_integer(f->guest_built_page_bytes)) ||
 	    json_object_set(id, "params", params))
 		goto out;
+	if ((f->inner_mode && json_object_set_new(id, "inner_mode", json_string(f->inner_mode))) ||
+	    (f->host_backing && json_object_set_new(id, "host_backing", json_string(f->host_backing))))
+		goto out;
 	key = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	if (key && params_out)
 		*params_out = json_incref(params);

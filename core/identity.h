@@ -38,6 +38,11 @@ struct identity_fields {
 	 * pair set differently by design (chase-ctl walks one line per element
 	 * whatever chase's stride_bytes). */
 	const char *except_param;
+	/* Mode linux only (NULL otherwise, and then absent from the key, so
+	 * native and vm keys are what they always were): the guest's own mode
+	 * and the host backing under the guest's memory; one guest backing on
+	 * two host backings is two measurements. */
+	const char *inner_mode, *host_backing;
 };
 
 /* Canonical key: compact JSON with sorted keys, so no string can forge a
