@@ -157,9 +157,8 @@ static const json_t *meas_json(const struct res_file *f, const struct res_meas *
 }
 
 /* Timings that are the hardware's: not TCG emulation. */
-static int timing_valid(const struct res_file *f, const struct res_meas *m)
+static int timing_valid(const struct res_meas *m)
 {
-	(void)f;
 	return strcmp(m->mode, "qemu-tcg") && !m->timing_invalid;
 }
 
@@ -850,7 +849,7 @@ static void f_gain_summary(struct ctx *c, size_t fi, const struct series *s, siz
 				ml = find_meas(f, "chase", &s[i], ws[k]);
 				m4 = find_meas(f, "chase", &F, ws[k]);
 			}
-			if (!ml || !m4 || !timing_valid(f, ml))
+			if (!ml || !m4 || !timing_valid(ml))
 				continue;
 			double lo, hi, r = ratio(m4, ml, &lo, &hi);
 			char w[32];
@@ -991,7 +990,7 @@ static void f_tax_summary(struct ctx *c, size_t fi, const struct series *s, size
 				mv = find_meas(f, "chase", &s[i], ws[k]);
 				mn = find_meas(f, "chase", &N, ws[k]);
 			}
-			if (!mv || !mn || !timing_valid(f, mv))
+			if (!mv || !mn || !timing_valid(mv))
 				continue;
 			double lo, hi, r = ratio(mv, mn, &lo, &hi);
 			char w[32];
@@ -1027,7 +1026,7 @@ static void f_tcg(struct ctx *c, size_t fi)
 	size_t n = 0;
 	const char *mode = NULL;
 	for (size_t i = 0; i < f->nmeas; i++)
-		if (!f->meas[i].skipped && !native(f->meas[i].mode) && !timing_valid(f, &f->meas[i])) {
+		if (!f->meas[i].skipped && !native(f->meas[i].mode) && !timing_valid(&f->meas[i])) {
 			n++;
 			mode = f->meas[i].mode;
 		}
@@ -1044,7 +1043,7 @@ static void f_tcg(struct ctx *c, size_t fi)
 	set_num(x, (double)n, NAN, NAN, "measurements");
 	set_key(x, "tcg", NULL, mode);
 	for (size_t i = 0; i < f->nmeas; i++)
-		if (!f->meas[i].skipped && !native(f->meas[i].mode) && !timing_valid(f, &f->meas[i]))
+		if (!f->meas[i].skipped && !native(f->meas[i].mode) && !timing_valid(&f->meas[i]))
 			src_add(c, x, fi, &f->meas[i], NULL);
 }
 
@@ -1117,7 +1116,7 @@ static void f_mmu(struct ctx *c, size_t fi)
 		const struct res_meas *g = NULL, *n = NULL;
 		for (size_t i = 0; i < f->nmeas; i++) {
 			const struct res_meas *m = &f->meas[i];
-			if (m->skipped || !m->has_summary || !timing_valid(f, m))
+			if (m->skipped || !m->has_summary || !timing_valid(m))
 				continue;
 			if (!g && !native(m->mode) && !strcmp(m->kernel, pairs[k].guest) &&
 			    (!strcmp(m->backing, "4k") || !g))
@@ -1301,7 +1300,7 @@ static void f_family(struct ctx *c, size_t fi, const char *family, enum finding_
 		for (size_t i = 0; i < f->nmeas; i++) {
 			const struct res_meas *m = &f->meas[i];
 			if (m->skipped || !m->has_summary || native(m->mode) || strcmp(m->kernel, kernels[k]) ||
-			    !timing_valid(f, m))
+			    !timing_valid(m))
 				continue;
 			const struct res_meas *n = native_of(f, m);
 			if (!n)
@@ -1405,7 +1404,7 @@ static void file_findings(struct ctx *c, size_t fi)
 	 * each large backing against the 4K one. */
 	for (size_t i = 0; i < ns; i++) {
 		uint64_t w1[1];
-		if (chase_ws(f, &s[i], w1, 1) && !timing_valid(f, find_meas(f, "chase", &s[i], w1[0])))
+		if (chase_ws(f, &s[i], w1, 1) && !timing_valid(find_meas(f, "chase", &s[i], w1[0])))
 			continue;
 		f_reach(c, fi, &s[i], knees[i], nk[i]);
 		f_level_cost(c, fi, &s[i], knees[i], nk[i]);
@@ -1414,7 +1413,7 @@ static void file_findings(struct ctx *c, size_t fi)
 		if (!is_large(s[i].backing))
 			continue;
 		uint64_t w1[1];
-		if (chase_ws(f, &s[i], w1, 1) && !timing_valid(f, find_meas(f, "chase", &s[i], w1[0])))
+		if (chase_ws(f, &s[i], w1, 1) && !timing_valid(find_meas(f, "chase", &s[i], w1[0])))
 			continue;
 		struct series F = {s[i].mode, "4k", s[i].gp};
 		for (size_t j = 0; j < ns; j++)
@@ -1432,7 +1431,7 @@ static void file_findings(struct ctx *c, size_t fi)
 		if (native(s[i].mode))
 			continue;
 		uint64_t w1[1];
-		if (chase_ws(f, &s[i], w1, 1) && !timing_valid(f, find_meas(f, "chase", &s[i], w1[0])))
+		if (chase_ws(f, &s[i], w1, 1) && !timing_valid(find_meas(f, "chase", &s[i], w1[0])))
 			continue;
 		size_t nj = SIZE_MAX;
 		for (size_t j = 0; j < ns; j++)
