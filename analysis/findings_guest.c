@@ -25,7 +25,7 @@ void fnd_tax(struct ctx *c, size_t fi, const struct series *S, const struct kn *
 	if (fnd_sb_open(&t))
 		return;
 	fnd_sb_printf(&t, "Guest's tax, %s guest pages on %s host backing (%s): a chase access costs", S->gp ? S->gp : "?",
-		  S->backing, S->mode);
+		      S->backing, S->mode);
 	int any = 0;
 	double last = NAN, llo = NAN, lhi = NAN;
 	const struct res_meas *srcs[2 * (MAX_KNEES + 1)];
@@ -44,7 +44,7 @@ void fnd_tax(struct ctx *c, size_t fi, const struct series *S, const struct kn *
 		if (p)
 			fnd_knee_name(nm, sizeof(nm), &kn[p - 1], p - 1);
 		fnd_sb_printf(&t, "%s %.2fx native [%.2f, %.2f%s] at %s%s%s (%s vs %s)", any ? ";" : "", r, lo, hi,
-			  fnd_spans1(lo, hi), w, p ? ", past native's " : "", p ? nm : "", va, vb);
+			      fnd_spans1(lo, hi), w, p ? ", past native's " : "", p ? nm : "", va, vb);
 		any = 1;
 		last = r;
 		llo = lo;
@@ -98,7 +98,7 @@ void fnd_kvm_map(struct ctx *c, size_t fi, const struct series *s, size_t ns)
 			continue;
 		long long p4 = fnd_jint(vm, "pages_4k", 0), p2 = fnd_jint(vm, "pages_2m", 0), p1 = fnd_jint(vm, "pages_1g", 0);
 		fnd_sb_printf(&t, "%s %s guest pages on %s: %lld x 4K, %lld x 2M, %lld x 1G", any ? ";" : "", s[i].gp,
-			  s[i].backing, p4, p2, p1);
+			      s[i].backing, p4, p2, p1);
 		any = 1;
 		srcs[nsrc++] = m;
 		if (fnd_is_large(s[i].backing)) {
@@ -107,21 +107,21 @@ void fnd_kvm_map(struct ctx *c, size_t fi, const struct series *s, size_t ns)
 				split++;
 				split_4k_guest += fnd_backing_page_bytes(s[i].gp) == 4096;
 				fnd_sb_printf(&t, " (the large host pages mapped as 4K%s)",
-					  fnd_backing_page_bytes(s[i].gp) == 4096 ? ": KVM follows the guest's 4K pages" : "");
+					      fnd_backing_page_bytes(s[i].gp) == 4096 ? ": KVM follows the guest's 4K pages" : "");
 			}
 		}
 	}
 	if (large_host && split == large_host)
 		fnd_sb_printf(&t, ". Every large host backing was mapped with 4K pages: in this VM large host pages "
-			      "cannot help. What would fix it: large guest pages (--guest-page 2m), or a KVM that maps "
-			      "guest memory with large pages (EPT/NPT with huge-page-backed memory slots).");
+				  "cannot help. What would fix it: large guest pages (--guest-page 2m), or a KVM that maps "
+				  "guest memory with large pages (EPT/NPT with huge-page-backed memory slots).");
 	else if (split)
 		fnd_sb_printf(&t, ". %zu of %zu large-host-backing cells were mapped with 4K pages only (splintered by "
-			      "KVM)%s.",
-			  split, large_host,
-			  split == split_4k_guest ? ", each with 4K guest pages: large host pages help this VM only "
-						    "with large guest pages"
-						  : "");
+				  "KVM)%s.",
+			      split, large_host,
+			      split == split_4k_guest ? ", each with 4K guest pages: large host pages help this VM only "
+							"with large guest pages"
+						      : "");
 	else
 		fnd_sb_printf(&t, ".");
 	char *text = fnd_sb_take(&t);
@@ -157,8 +157,8 @@ void fnd_tax_summary(struct ctx *c, size_t fi, const struct series *s, size_t ns
 		if (fnd_sb_open(&t))
 			return;
 		fnd_sb_printf(&t, "Guest's tax (%s/native, chase latency at the largest working set both have), guest page "
-			      "on host backing:",
-			  modes[mo]);
+				  "on host backing:",
+			      modes[mo]);
 		int any = 0;
 		double first = NAN, flo = NAN, fhi = NAN;
 		const struct res_meas *srcs[2 * MAX_SERIES];
@@ -180,7 +180,7 @@ void fnd_tax_summary(struct ctx *c, size_t fi, const struct series *s, size_t ns
 			char w[32];
 			fnd_fmt_bytes(w, sizeof(w), (double)mv->working_set_bytes);
 			fnd_sb_printf(&t, "%s %s on %s %.2fx [%.2f, %.2f%s] at %s", any ? ";" : "", s[i].gp ? s[i].gp : "?",
-				  s[i].backing, r, lo, hi, fnd_spans1(lo, hi), w);
+				      s[i].backing, r, lo, hi, fnd_spans1(lo, hi), w);
 			if (!any) {
 				first = r;
 				flo = lo;
@@ -220,9 +220,9 @@ void fnd_tcg(struct ctx *c, size_t fi)
 	if (fnd_sb_open(&t))
 		return;
 	fnd_sb_printf(&t, "TCG: function only. %zu %s measurement%s ran under QEMU's emulator (timing_valid false): they "
-		      "show that the kernels work in the guest; their timings are the emulator's, not the hardware's, "
-		      "and are not compared with native.",
-		  n, mode, n == 1 ? "" : "s");
+			  "show that the kernels work in the guest; their timings are the emulator's, not the hardware's, "
+			  "and are not compared with native.",
+		      n, mode, n == 1 ? "" : "s");
 	struct finding *x = fnd_add(c, FK_TCG, fi, fnd_sb_take(&t));
 	fnd_set_num(x, (double)n, NAN, NAN, "measurements");
 	fnd_set_key(x, "tcg", NULL, mode);
@@ -244,12 +244,12 @@ void fnd_mmu(struct ctx *c, size_t fi)
 		return;
 	if (shadow)
 		fnd_sb_printf(&t, "MMU mode %s: the hypervisor keeps shadow page tables, so every guest page-table update "
-			      "traps to it; a guest TLB miss walks one dimension.",
-			  mm);
+				  "traps to it; a guest TLB miss walks one dimension.",
+			      mm);
 	else if (tdp)
 		fnd_sb_printf(&t, "MMU mode %s: guest page-table updates run without exits; the price is the "
-			      "two-dimensional walk on a guest TLB miss (the guest's tax).",
-			  mm);
+				  "two-dimensional walk on a guest TLB miss (the guest's tax).",
+			      mm);
 	else
 		fnd_sb_printf(&t, "MMU mode %s: the host did not say how guest memory is translated.", mm);
 	/* The evidence: the guest kernel's own page-table figures beside the

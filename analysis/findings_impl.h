@@ -76,7 +76,7 @@ int fnd_timing_valid(const struct res_meas *m);
 int fnd_is_large(const char *backing);
 /* The made measurement of kernel in series s at ws (first match), or NULL. */
 const struct res_meas *fnd_find_meas(const struct res_file *f, const char *kernel, const struct series *s,
-					uint64_t ws);
+				     uint64_t ws);
 int fnd_cmp_u64(const void *a, const void *b);
 /* Sorted distinct working sets of the series' chase measurements. */
 size_t fnd_chase_ws(const struct res_file *f, const struct series *s, uint64_t *out, size_t cap);
@@ -109,10 +109,10 @@ void fnd_reach(struct ctx *c, size_t fi, const struct series *s, const struct kn
 void fnd_level_cost(struct ctx *c, size_t fi, const struct series *s, const struct kn *k, size_t nk);
 /* Reach gain of a large-page backing over 4K, or splintering. */
 void fnd_reach_gain(struct ctx *c, size_t fi, const struct series *L, const struct kn *kl, size_t nl,
-			 const struct series *F, const struct kn *kf, size_t nf);
+		    const struct series *F, const struct kn *kf, size_t nf);
 /* The large-page gain on each plateau of the 4K curve. */
 void fnd_gain(struct ctx *c, size_t fi, const struct series *L, const struct series *F, const struct kn *kf,
-		   size_t nf);
+	      size_t nf);
 /* The large-page gain in one sentence per mode: every large-page backing
  * (x guest page) against 4K at the largest working set both have. */
 void fnd_gain_summary(struct ctx *c, size_t fi, const struct series *s, size_t ns);

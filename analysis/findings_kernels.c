@@ -140,7 +140,7 @@ void fnd_family(struct ctx *c, size_t fi, const char *family, enum finding_kind 
 		if (!best && nb > 1) {
 			r = fnd_ratio(hi_m, lo_m, &rlo, &rhi);
 			fnd_sb_printf(&t, ". The backing changes it by at most %.2fx [%.2f, %.2f] (%s vs %s)", r, rlo, rhi,
-				  hi_m->backing, lo_m->backing);
+				      hi_m->backing, lo_m->backing);
 		}
 		/* The guest beside native, when measured. */
 		for (size_t i = 0; i < f->nmeas; i++) {
@@ -154,7 +154,7 @@ void fnd_family(struct ctx *c, size_t fi, const char *family, enum finding_kind 
 			double l2, h2, q = fnd_ratio(m, n, &l2, &h2);
 			fmt_ns(a, sizeof(a), m->summary.median);
 			fnd_sb_printf(&t, ". In the guest (%s, %s guest pages on %s): %s, %.2fx native [%.2f, %.2f]", m->mode,
-				  m->guest_page ? m->guest_page : "?", m->backing, a, q, l2, h2);
+				      m->guest_page ? m->guest_page : "?", m->backing, a, q, l2, h2);
 			break;
 		}
 		fnd_sb_printf(&t, ".");
@@ -219,11 +219,11 @@ void fnd_no_vm(struct ctx *c, size_t fi)
 		fnd_sb_printf(&t, "No guest measurements: every guest cell was skipped (the reasons are among the caveats).");
 	else if (!usable)
 		fnd_sb_printf(&t, "No guest measurements: /dev/kvm is not usable here (%s), so the run was native only.",
-			  reason ? reason : "no reason recorded");
+			      reason ? reason : "no reason recorded");
 	else
 		fnd_sb_printf(&t, "No guest measurements: the run was native only (--mode native) although /dev/kvm is "
-			      "usable; `nestbench run --mode both` adds the guest's tax and the MMU mode's "
-			      "consequence.");
+				  "usable; `nestbench run --mode both` adds the guest's tax and the MMU mode's "
+				  "consequence.");
 	struct finding *x = fnd_add(c, FK_NO_VM, fi, fnd_sb_take(&t));
 	fnd_set_key(x, "no-vm", NULL, NULL);
 	for (size_t i = 0; i < f->nmeas; i++)

@@ -101,7 +101,7 @@ int fnd_is_large(const char *backing)
 
 /* The made measurement of kernel in series s at ws (first match), or NULL. */
 const struct res_meas *fnd_find_meas(const struct res_file *f, const char *kernel, const struct series *s,
-					uint64_t ws)
+				     uint64_t ws)
 {
 	for (size_t i = 0; i < f->nmeas; i++) {
 		const struct res_meas *m = &f->meas[i];
@@ -285,7 +285,7 @@ void fnd_faster(struct sb *t, double r, double lo, double hi)
 		fnd_sb_printf(t, "%.2fx faster [%.2f, %.2f%s]", r, lo, hi, fnd_spans1(lo, hi));
 	else
 		fnd_sb_printf(t, "%.2fx slower [%.2f, %.2f%s]", 1 / r, hi > 0 ? 1 / hi : NAN, lo > 0 ? 1 / lo : NAN,
-			  fnd_spans1(lo, hi));
+			      fnd_spans1(lo, hi));
 }
 
 /* Ratio a/b of two measurements' medians with a conservative interval

@@ -97,7 +97,7 @@ void fnd_level_cost(struct ctx *c, size_t fi, const struct series *s, const stru
 		fmt_ns(lo, sizeof(lo), tp->lo);
 		fmt_ns(hi, sizeof(hi), tp->hi);
 		fnd_sb_printf(&t, "%s past %s translation adds %s per access [%s, %s] (at %s)", any ? ";" : "", nm, v, lo, hi,
-			  w);
+			      w);
 		any = 1;
 		last = tp->y;
 		llo = tp->lo;
@@ -153,7 +153,7 @@ static void knee_list(struct sb *t, const struct kn *k, size_t nk)
 
 /* Reach gain of a large-page backing over 4K, or splintering. */
 void fnd_reach_gain(struct ctx *c, size_t fi, const struct series *L, const struct kn *kl, size_t nl,
-			 const struct series *F, const struct kn *kf, size_t nf)
+		    const struct series *F, const struct kn *kf, size_t nf)
 {
 	const struct res_file *f = &c->files[fi];
 	if (!nf)
@@ -202,23 +202,23 @@ void fnd_reach_gain(struct ctx *c, size_t fi, const struct series *L, const stru
 				rr = fnd_ratio(ml, mf, &rlo, &rhi);
 				fnd_fmt_bytes(a, sizeof(a), (double)ml->working_set_bytes);
 				fnd_sb_printf(&t, " and costs the same past each of 4k's steps (%zu compared; at %s %.2fx 4k's "
-					      "latency [%.2f, %.2f])",
-					  compared, a, rr, rlo, rhi);
+						  "latency [%.2f, %.2f])",
+					      compared, a, rr, rlo, rhi);
 			}
 			if (!fnd_native(L->mode))
 				fnd_sb_printf(&t, ": the guest's large pages are mapped with small pages below it (KVM's "
-					      "mapping of the VM's memory, or the layer under this host), so they cannot "
-					      "help here. What would fix it: back the VM's memory with huge pages on the "
-					      "host (hugetlb or THP for the VMM) on a host that itself has large pages.");
+						  "mapping of the VM's memory, or the layer under this host), so they cannot "
+						  "help here. What would fix it: back the VM's memory with huge pages on the "
+						  "host (hugetlb or THP for the VMM) on a host that itself has large pages.");
 			else if (f->hypervisor_present)
 				fnd_sb_printf(&t, ": this machine is itself a guest, and the hypervisor below maps its memory "
-					      "with 4K pages, so large pages cannot help here. What would fix it: a host "
-					      "that backs this guest with huge pages (an instance type or hypervisor "
-					      "configuration with huge-page-backed guest memory), or bare metal.");
+						  "with 4K pages, so large pages cannot help here. What would fix it: a host "
+						  "that backs this guest with huge pages (an instance type or hypervisor "
+						  "configuration with huge-page-backed guest memory), or bare metal.");
 			else
 				fnd_sb_printf(&t, ": the large pages bring no TLB reach on this machine. What would fix it: "
-					      "check that the pages are really large (verified page size, coverage) and "
-					      "that nothing below splits them.");
+						  "check that the pages are really large (verified page size, coverage) and "
+						  "that nothing below splits them.");
 			struct finding *x = fnd_add(c, FK_SPLINTER, fi, fnd_sb_take(&t));
 			fnd_set_num(x, r, rlo, rhi, "x");
 			fnd_set_key(x, "splinter", L, NULL);
@@ -256,8 +256,8 @@ void fnd_reach_gain(struct ctx *c, size_t fi, const struct series *L, const stru
 	fnd_fmt_bytes(b, sizeof(b), (double)kf[0].above);
 	double r = (double)top / (double)kf[0].above;
 	fnd_sb_printf(&t, "Large pages extend TLB reach at least %.0fx, %s: no step up to %s, the largest measured; 4k "
-		      "steps first at %s.",
-		  r, sn, a, b);
+			  "steps first at %s.",
+		      r, sn, a, b);
 	struct finding *x = fnd_add(c, FK_REACH_GAIN, fi, fnd_sb_take(&t));
 	fnd_set_num(x, r, r, NAN, "x");
 	fnd_set_key(x, "reach-gain", L, NULL);
@@ -267,7 +267,7 @@ void fnd_reach_gain(struct ctx *c, size_t fi, const struct series *L, const stru
 
 /* The large-page gain on each plateau of the 4K curve. */
 void fnd_gain(struct ctx *c, size_t fi, const struct series *L, const struct series *F, const struct kn *kf,
-		   size_t nf)
+	      size_t nf)
 {
 	const struct res_file *f = &c->files[fi];
 	uint64_t wf[MAX_WS_PTS], common[MAX_WS_PTS];
@@ -342,8 +342,8 @@ void fnd_gain_summary(struct ctx *c, size_t fi, const struct series *s, size_t n
 		if (fnd_sb_open(&t))
 			return;
 		fnd_sb_printf(&t, "Large-page gain (%s; 4k latency / large-page latency at the largest working set both "
-			      "have):",
-			  modes[mo]);
+				  "have):",
+			      modes[mo]);
 		int any = 0;
 		double first = NAN, flo = NAN, fhi = NAN;
 		const struct res_meas *srcs[2 * MAX_SERIES];
