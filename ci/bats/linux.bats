@@ -97,8 +97,10 @@ qemu_of() {
 	jq -e '.qemu.boots[0].guest_derived.translation | length > 0' "$LX_OUT"
 	jq -e '[.derived.translation[] | select(.mode != "native")] | length == 0' "$LX_OUT"
 	# The pools and THP mode on the guest's command line make every backing available inside.
-	jq -e '.qemu.kernel_cmdline | test("hugepagesz=1G hugepages=1") and test("hugepagesz=2M") and
+	jq -e '.qemu.kernel_cmdline | test("hugepagesz=1G hugepages=3") and test("hugepagesz=2M") and
 		test("transparent_hugepage=madvise")' "$LX_OUT"
+	# what the guest's memory layout gave: enough for the control's page and a hugetlb-1g buffer
+	jq -e '.guest_host.hugepages["1G"].total >= 2' "$LX_OUT"
 	local b p
 	for b in 4k:4096 thp:2097152 hugetlb-2m:2097152 hugetlb-1g:1073741824; do
 		p=${b#*:}

@@ -353,19 +353,20 @@ static void guest_cmdline_pools_follow_its_backings(void **state)
 	struct run_config cfg = {.guest_memory = 4ull << 30};
 	char line[256];
 	run_linux_cmdline(&cfg, line, sizeof(line));
-	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=128");
-	cfg.guest_memory = 8ull << 30; /* room for a sweep buffer and a kernel's mapping */
+	/* 4 GiB: the control's 1G page and the hugetlb-1g sweep buffer's */
+	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=128");
+	cfg.guest_memory = 8ull << 30; /* and a fixed-size kernel's own mapping */
 	run_linux_cmdline(&cfg, line, sizeof(line));
-	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=256");
+	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=256");
 	cfg.guest_memory = 2ull << 30;
 	cfg.nguest_backings = 1;
 	cfg.guest_backings[0] = BACKING_HUGETLB_1G;
 	run_linux_cmdline(&cfg, line, sizeof(line)); /* no room for a 1G page */
-	assert_string_equal(line, "transparent_hugepage=madvise");
-	cfg.guest_backings[0] = BACKING_4K;
+	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=2M hugepages=64");
+	cfg.guest_backings[0] = BACKING_4K; /* the control still wants its large page */
 	cfg.guest_memory = 3ull << 30;
 	run_linux_cmdline(&cfg, line, sizeof(line));
-	assert_string_equal(line, "transparent_hugepage=madvise");
+	assert_string_equal(line, "transparent_hugepage=madvise hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=96");
 }
 
 static void memory_backend_per_host_backing(void **state)

@@ -311,7 +311,7 @@ int run_linux_execute(struct run_config *cfg, json_t *doc)
 	if (!cfg->guest_cpus)
 		cfg->guest_cpus = 2;
 	if (!cfg->guest_memory)
-		cfg->guest_memory = 4ull << 30;
+		cfg->guest_memory = 5ull << 30;
 	if (!cfg->guest_timeout_s)
 		cfg->guest_timeout_s = 1800;
 	if (cfg->guest_accel == RUN_GUEST_ACCEL_KVM || cfg->guest_accel == RUN_GUEST_ACCEL_TCG) {

@@ -204,13 +204,19 @@ int run_linux_guest_has_backing(const struct run_config *cfg, enum backing_kind 
 void run_linux_cmdline(const struct run_config *cfg, char *out, size_t len)
 {
 	size_t n = (size_t)snprintf(out, len, "transparent_hugepage=madvise");
-	/* One 1G page from 3G of guest memory, two from 6G (a run holds its
-	 * sweep buffer while a fixed-size kernel maps its own); the pools are
-	 * reserved for good at boot, so they stay a small part of the guest. */
-	uint64_t ones = cfg->guest_memory >= (6ull << 30) ? 2 : cfg->guest_memory >= (3ull << 30) ? 1 : 0;
-	if (run_linux_guest_has_backing(cfg, BACKING_HUGETLB_1G) && ones && n < len)
+	/* The pools are reserved for good at boot (a 1G page can rarely be had
+	 * later).  chase-ctl's control holds one page of the largest size for
+	 * the whole run, whatever the backings (bench/chase.c); a hugetlb-1g
+	 * sweep buffer needs another, a fixed-size kernel's own mapping one
+	 * more.  At least 2 GiB stay ordinary memory for the kernel, the
+	 * initramfs and the other backings; 2M pages, a sixteenth of the
+	 * memory, are the control's fallback and the hugetlb-2m backing. */
+	uint64_t want = run_linux_guest_has_backing(cfg, BACKING_HUGETLB_1G) ? 3 : 1;
+	uint64_t room = cfg->guest_memory > (2ull << 30) ? (cfg->guest_memory - (2ull << 30)) >> 30 : 0;
+	uint64_t ones = want < room ? want : room;
+	if (ones && n < len)
 		n += (size_t)snprintf(out + n, len - n, " hugepagesz=1G hugepages=%llu", (unsigned long long)ones);
-	if (run_linux_guest_has_backing(cfg, BACKING_HUGETLB_2M) && n < len)
+	if (n < len)
 		n += (size_t)snprintf(out + n, len - n, " hugepagesz=2M hugepages=%llu",
 				      (unsigned long long)(cfg->guest_memory / 16 / (2u << 20)));
 }

@@ -270,11 +270,11 @@ static const struct cli_opt run_base_opts[] = {
 	 .type = OPT_T_UINT, FIELD(guest_cpus), .min = 1, .max = 64, .def = 2, .config_key = "guest_cpus",
 	 .echo_if = runs_linux},
 	{"guest-memory", OPT_GUEST_MEMORY, "SIZE",
-	 "linux: memory of the guest (default 4g; a whole number of the host backing's pages; from 3g it has a 1G "
-	 "hugetlb page, from 6g two)",
+	 "linux: memory of the guest (default 5g; a whole number of the host backing's pages; what is above 2g "
+	 "can go to 1G hugetlb pages: the control's, and with hugetlb-1g inside the sweep buffer's and a kernel's)",
 	 CLI_V_WORD, NULL,
 	 .type = OPT_T_SIZE, FIELD(guest_memory), .min = 256u << 20, .align = 2u << 20,
-	 .align_what = "2m (the guest's memory is hugetlb-backable)", .def = 4ll << 30,
+	 .align_what = "2m (the guest's memory is hugetlb-backable)", .def = 5ll << 30,
 	 .config_key = "guest_memory_bytes", .echo_if = runs_linux},
 	{"guest-mode", OPT_GUEST_MODE, "M[,M...]",
 	 "linux: the --mode of the nestbench inside the guest: native (default), vm (micro-VMs on the guest's own "
