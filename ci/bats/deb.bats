@@ -101,7 +101,7 @@ need_deb() {
 	run /usr/bin/nestbench info
 	assert_success
 	assert_output --partial "kvm"
-	run /usr/bin/nestbench run --suite smoke --quiet --out "$BATS_FILE_TMPDIR/smoke.json"
+	run /usr/bin/nestbench run --mode native --suite smoke --quiet --out "$BATS_FILE_TMPDIR/smoke.json"
 	assert_success
 	validate_schema "$BATS_FILE_TMPDIR/smoke.json"
 	run /usr/bin/nestbench report --out "$BATS_FILE_TMPDIR/rep" "$BATS_FILE_TMPDIR/smoke.json"

@@ -47,7 +47,7 @@ setup() {
 
 @test "--mode native: the guest-only kernels are skipped with the reason" {
 	# shellcheck disable=SC2086
-	run --separate-stderr "$NB" run -k "$(echo $GK_KERNELS | tr ' ' ,)" -b 4k --suite smoke -q -o "$OUT"
+	run --separate-stderr "$NB" run --mode native -k "$(echo $GK_KERNELS | tr ' ' ,)" -b 4k --suite smoke -q -o "$OUT"
 	assert_success
 	validate_schema "$OUT"
 	jq -e '[.measurements[] | select(.mode == "native")] | length == 7' "$OUT"

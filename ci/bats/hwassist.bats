@@ -77,7 +77,7 @@ kvm_usable() {
 }
 
 @test "--mode native: only the native counterparts, the VM-only variants skipped with the reason" {
-	run --separate-stderr "$NB" run -k vmexit,vmswitch -b 4k --suite smoke -q -o "$OUT"
+	run --separate-stderr "$NB" run --mode native -k vmexit,vmswitch -b 4k --suite smoke -q -o "$OUT"
 	assert_success
 	validate_schema "$OUT"
 	jq -e '[.measurements[] | select(.mode != "native")] | length == 0' "$OUT"

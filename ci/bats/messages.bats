@@ -37,7 +37,7 @@ setup() {
 
 @test "run --out with control bytes: the results line is escaped" {
 	local name="$T/r${ESC}[1m"$'\n'"x.json"
-	run "$NB" run --suite smoke --kernel chase --backing 4k --ws-max 32k --no-pmu --quiet --out "$name"
+	run "$NB" run --mode native --suite smoke --kernel chase --backing 4k --ws-max 32k --no-pmu --quiet --out "$name"
 	assert_success
 	assert_output --partial 'r\x1b[1m\nx.json'
 	[[ "$output" != *"$ESC"* ]]

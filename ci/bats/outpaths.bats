@@ -6,7 +6,7 @@
 load helpers
 
 small_run() {
-	"$NB" run --suite smoke --kernel chase --backing 4k --ws-max 32k --no-pmu --quiet --out "$1"
+	"$NB" run --mode native --suite smoke --kernel chase --backing 4k --ws-max 32k --no-pmu --quiet --out "$1"
 }
 
 @test "--out /dev/null: exit 0 and /dev/null is still a character device" {
@@ -64,7 +64,7 @@ small_run() {
 
 @test "--out '' is a usage error before anything runs" {
 	# The quick suite would take minutes: an early usage error is all it can do.
-	run "$NB" run --suite quick --out ""
+	run "$NB" run --mode native --suite quick --out ""
 	assert_failure 2
 	assert_output --partial "--out needs a file name"
 	refute_output --partial "results:"

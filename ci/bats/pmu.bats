@@ -18,7 +18,7 @@ load helpers
 
 @test "a run records the PMU verdict per measurement and the per-event reasons once" {
 	local out="$BATS_TEST_TMPDIR/p.json"
-	run "$NB" run --kernel chase --backing 4k --ws-min 16k --ws-max 64k --samples 3 --out "$out" --quiet
+	run "$NB" run --mode native --kernel chase --backing 4k --ws-min 16k --ws-max 64k --samples 3 --out "$out" --quiet
 	assert_success
 	run validate_schema "$out"
 	assert_success
@@ -35,7 +35,7 @@ load helpers
 }
 
 @test "--events with a string libpfm4 cannot encode is a usage error" {
-	run "$NB" run --events 'nosuchpmu::NOPE' --suite smoke --out "$BATS_TEST_TMPDIR/x.json"
+	run "$NB" run --mode native --events 'nosuchpmu::NOPE' --suite smoke --out "$BATS_TEST_TMPDIR/x.json"
 	assert_failure 2
 	assert_output --partial "--events"
 	[ ! -e "$BATS_TEST_TMPDIR/x.json" ]
@@ -43,7 +43,7 @@ load helpers
 
 @test "--no-pmu leaves the PMU out and keeps software counters" {
 	local out="$BATS_TEST_TMPDIR/n.json"
-	run "$NB" run --kernel chase --backing 4k --ws-min 16k --ws-max 32k --samples 3 --no-pmu --out "$out" --quiet
+	run "$NB" run --mode native --kernel chase --backing 4k --ws-min 16k --ws-max 32k --samples 3 --no-pmu --out "$out" --quiet
 	assert_success
 	run jq -e '(has("pmu") | not) and ([.measurements[] | has("pmu")] | any | not) and ([.measurements[] | .counters.page_faults] | all(. != null))' "$out"
 	assert_success

@@ -10,7 +10,7 @@ LEDGER=/run/nestbench
 
 # A run that grows the 2M pool and holds it for about two seconds.
 pool_run() {
-	"$NB" run --suite smoke --kernel chase --backing hugetlb-2m --ws-min 2m --ws-max 64m \
+	"$NB" run --mode native --suite smoke --kernel chase --backing hugetlb-2m --ws-min 2m --ws-max 64m \
 		--samples "${2:-50}" --sample-ms 5 --no-pmu --quiet --out "$1"
 }
 
@@ -58,7 +58,7 @@ pool_run() {
 	local before pid i
 	before=$(pool_size 2048)
 	# Not through pool_run: $! must be nestbench itself, not a subshell.
-	"$NB" run --suite smoke --kernel chase --backing hugetlb-2m --ws-min 2m --ws-max 64m \
+	"$NB" run --mode native --suite smoke --kernel chase --backing hugetlb-2m --ws-min 2m --ws-max 64m \
 		--samples 2000 --sample-ms 5 --no-pmu --quiet --out "$BATS_TEST_TMPDIR/killed.json" >/dev/null 2>&1 &
 	pid=$!
 	for i in $(seq 200); do

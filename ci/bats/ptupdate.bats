@@ -38,7 +38,7 @@ pus() {
 }
 
 @test "ptupdate kernels: schema-valid, one fault per page, none for mprotect" {
-	run "$NB" run -k fault,mmap-munmap,mprotect,madvise-dontneed,fork,fork-cow -b 4k --size 2m \
+	run "$NB" run --mode native -k fault,mmap-munmap,mprotect,madvise-dontneed,fork,fork-cow -b 4k --size 2m \
 		--samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
 	assert_success
 	run validate_schema "$OUT"
@@ -73,7 +73,7 @@ pus() {
 }
 
 @test "ctxsw kernels: two switches per round trip on one PU, placement recorded" {
-	run "$NB" run -k pipe-proc,pipe-thread,yield -b 4k --size 0,16k --placement same-pu \
+	run "$NB" run --mode native -k pipe-proc,pipe-thread,yield -b 4k --size 0,16k --placement same-pu \
 		--samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
 	assert_success
 	run validate_schema "$OUT"
@@ -95,7 +95,7 @@ pus() {
 
 @test "ctxsw cross-pu runs the partner on another PU" {
 	[ "$(pus)" -ge 2 ] || skip "one PU"
-	run "$NB" run -k pipe-proc -b 4k --size 0 --placement cross-pu --samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
+	run "$NB" run --mode native -k pipe-proc -b 4k --size 0 --placement cross-pu --samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
 	assert_success
 	jq -e '.measurements[0].params.pus | length == 2 and .[0] != .[1]' "$OUT"
 	jq -e '.measurements[0].counters.cpu_migrations == 0' "$OUT"
@@ -106,7 +106,7 @@ pus() {
 
 @test "shootdown measures each thread count on distinct PUs" {
 	[ "$(pus)" -ge 2 ] || skip "one PU"
-	run "$NB" run -k shootdown -b 4k --threads 1,2 --samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
+	run "$NB" run --mode native -k shootdown -b 4k --threads 1,2 --samples 3 --warmup 0 --sample-ms 2 -q -o "$OUT"
 	assert_success
 	run validate_schema "$OUT"
 	assert_success
@@ -128,7 +128,7 @@ pus() {
 	local out
 	out=$(mktemp -d)
 	chmod 777 "$out"
-	run setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run -k yield,fault -b 4k --size 64k \
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run --mode native -k yield,fault -b 4k --size 64k \
 		--samples 3 --warmup 0 --sample-ms 2 -q -o "$out/r.json"
 	assert_success
 	run validate_schema "$out/r.json"
@@ -144,21 +144,21 @@ pus() {
 }
 
 @test "more threads than PUs is a usage error, not a hang" {
-	run --separate-stderr "$NB" run -k shootdown -b 4k --threads 4096 -q -o "$OUT"
+	run --separate-stderr "$NB" run --mode native -k shootdown -b 4k --threads 4096 -q -o "$OUT"
 	assert_failure 2
 	[[ "$stderr" == *"PUs only"* ]]
 	[ ! -e "$OUT" ]
 }
 
 @test "bad --placement, --threads and --size are usage errors" {
-	run --separate-stderr "$NB" run -k pipe-proc --placement sideways -o "$OUT"
+	run --separate-stderr "$NB" run --mode native -k pipe-proc --placement sideways -o "$OUT"
 	assert_failure 2
 	[[ "$stderr" == *"same-pu, cross-pu"* ]]
-	run --separate-stderr "$NB" run -k shootdown --threads 0 -o "$OUT"
+	run --separate-stderr "$NB" run --mode native -k shootdown --threads 0 -o "$OUT"
 	assert_failure 2
-	run --separate-stderr "$NB" run -k fault --size 2q -o "$OUT"
+	run --separate-stderr "$NB" run --mode native -k fault --size 2q -o "$OUT"
 	assert_failure 2
-	run --separate-stderr "$NB" run -k fault --size 1000t -o "$OUT"
+	run --separate-stderr "$NB" run --mode native -k fault --size 1000t -o "$OUT"
 	assert_failure 1
 	[[ "$stderr" == *"does not fit"* ]]
 }
@@ -167,7 +167,7 @@ pus() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to grow the 2M pool"
 	[ -e /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages ] || skip "no 2M pool"
 	before=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)
-	run "$NB" run -k fault,shootdown -b hugetlb-2m --size 4k --threads 1 -q -o "$OUT"
+	run "$NB" run --mode native -k fault,shootdown -b hugetlb-2m --size 4k --threads 1 -q -o "$OUT"
 	assert_success
 	run validate_schema "$OUT"
 	assert_success
@@ -180,7 +180,7 @@ pus() {
 # non-interactive shell start with SIGINT ignored: env gives it back its
 # default, as a terminal's Ctrl-C would find it.
 interrupt_leaves_no_orphans() {
-	env --default-signal=INT "$NB" run "$@" --samples 10000 --sample-ms 50 -q -o "$OUT" 3>&- &
+	env --default-signal=INT "$NB" run --mode native "$@" --samples 10000 --sample-ms 50 -q -o "$OUT" 3>&- &
 	local pid=$! child=""
 	for _ in $(seq 1 100); do
 		child=$(pgrep -P "$pid" | head -n1 || true)

@@ -5,7 +5,7 @@
 load helpers
 
 nb_run() {
-	"$NB" run --suite smoke --no-pmu --quiet --out "$BATS_TEST_TMPDIR/out.json" "$@"
+	"$NB" run --mode native --suite smoke --no-pmu --quiet --out "$BATS_TEST_TMPDIR/out.json" "$@"
 }
 
 @test "an explicit 0 for --ws-max, --ws-min, --stride is a usage error" {

@@ -10,7 +10,7 @@ setup_file() {
 	POOL2M_BEFORE=$(pool_size 2048)
 	POOL1G_BEFORE=$(pool_size 1048576)
 	local rc=0
-	"$BATS_TEST_DIRNAME/../../build/nestbench" run --suite smoke --out "$NB_OUT" \
+	"$BATS_TEST_DIRNAME/../../build/nestbench" run --mode native --suite smoke --out "$NB_OUT" \
 		>"$BATS_FILE_TMPDIR/stdout" 2>"$BATS_FILE_TMPDIR/stderr" || rc=$?
 	echo "$rc" >"$BATS_FILE_TMPDIR/status"
 }
@@ -101,7 +101,7 @@ setup_file() {
 	# Without job control a background job starts with SIGINT ignored (and
 	# nestbench, like any well-behaved tool, keeps an inherited SIG_IGN).
 	set -m
-	"$NB" run --suite quick --backing hugetlb-2m --out "$out" --quiet &
+	"$NB" run --mode native --suite quick --backing hugetlb-2m --out "$out" --quiet &
 	local pid=$!
 	set +m
 	# Wait until the pool has grown, i.e. the run is measuring on hugetlb pages.
@@ -130,7 +130,7 @@ setup_file() {
 	local dir
 	dir=$(mktemp -d /tmp/nestbench-nobody.XXXXXX)
 	chmod 777 "$dir"
-	run setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run --backing hugetlb-1g --suite smoke \
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run --mode native --backing hugetlb-1g --suite smoke \
 		--ws-min 16k --ws-max "$((free + 1))g" --out "$dir/x.json"
 	local files
 	files=$(ls -A "$dir")
@@ -144,7 +144,7 @@ setup_file() {
 	command -v script >/dev/null || skip "script (util-linux) not installed"
 	local out="$BATS_TEST_TMPDIR/tty.json"
 	# script gives the command a pseudo-terminal; its stdout and stderr both land in the log.
-	run script -qec "'$NB' run --kernel chase,chase-ctl --backing 4k --ws-min 16k --ws-max 64k --points-per-octave 1 --samples 3 --out '$out'" /dev/null
+	run script -qec "'$NB' run --mode native --kernel chase,chase-ctl --backing 4k --ws-min 16k --ws-max 64k --points-per-octave 1 --samples 3 --out '$out'" /dev/null
 	assert_success
 	local lines
 	lines=$(grep -c 'nestbench: \[[0-9]*/6\]' <<<"$output")

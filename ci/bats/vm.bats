@@ -68,10 +68,34 @@ setup() {
 	run --separate-stderr "$NB" run --mode vm --guest-page 3m
 	assert_failure 2
 	[[ "$stderr" == *"unknown guest page size '3m'"* ]]
-	run --separate-stderr "$NB" run --guest-page 2m
+	run --separate-stderr "$NB" run --mode native --guest-page 2m
 	assert_failure 2
 	[[ "$stderr" == *"--guest-page needs --mode vm or both"* ]]
 	run --separate-stderr "$NB" run --mode sideways
 	assert_failure 2
 	[[ "$stderr" == *"unknown mode 'sideways' (--mode takes native, vm, linux or both"* ]]
+}
+
+@test "a run without --mode: native and micro-VM side by side where /dev/kvm opens, natively elsewhere saying why" {
+	is_root || skip "needs root: /dev/kvm is root's here, and the second half runs as nobody"
+	[ -w /dev/kvm ] || skip "no usable /dev/kvm"
+	run --separate-stderr "$NB" run --suite smoke --kernel chase --backing 4k --ws-max 32k --guest-page 4k \
+		--samples 3 -q -o "$OUT"
+	assert_success
+	jq -e '.config.mode == "native,vm" or .config.mode == "both"' "$OUT"
+	jq -e '[.measurements[] | select(.mode == "native")] | length > 0' "$OUT"
+	jq -e '[.measurements[] | select(.mode == "vm" and .skipped == null)] | length > 0' "$OUT"
+	# As a user who cannot open /dev/kvm: natively, with the reason and the fix.
+	local dir
+	dir=$(mktemp -d /tmp/nestbench-nobody.XXXXXX) # a place nobody can reach and write
+	chmod 777 "$dir"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups "$NB" run --suite smoke --kernel chase \
+		--backing 4k --ws-max 32k --samples 3 -o "$dir/n.json"
+	local n
+	n=$(jq '[.measurements[] | select(.mode != "native")] | length' "$dir/n.json")
+	rm -rf "$dir"
+	assert_success
+	[[ "$stderr" == *"measuring natively only, no micro-VM beside it: cannot open /dev/kvm"* ]]
+	[[ "$stderr" == *"kvm group"* ]]
+	[ "$n" = 0 ]
 }

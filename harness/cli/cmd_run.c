@@ -60,9 +60,9 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
-/* --mode vm or both: /dev/kvm must open, or every VM measurement would be
- * skipped and the run would end "successfully" with nothing asked for. */
-static int check_kvm(void)
+/* Can this process open /dev/kvm?  0 if so; else why not and what to do,
+ * in why. */
+static int kvm_unusable(char *why, size_t len)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
@@ -70,11 +70,38 @@ static int check_kvm(void)
 		return 0;
 	}
 	int e = errno;
-	nb_error_msg("--mode vm: cannot open /dev/kvm: %s (%s)", strerror(e),
-		     e == ENOENT ? "this kernel has no KVM: load kvm_intel or kvm_amd, or enable virtualization"
-		     : e == EACCES || e == EPERM ? "join the kvm group (usermod -aG kvm USER, then log in again) or run as root"
-						 : "see 'nestbench info'");
+	snprintf(why, len, "cannot open /dev/kvm: %s (%s)", strerror(e),
+		 e == ENOENT ? "this kernel has no KVM: load kvm_intel or kvm_amd, or enable virtualization"
+		 : e == EACCES || e == EPERM ? "join the kvm group (usermod -aG kvm USER, then log in again) or run as root"
+					     : "see 'nestbench info'");
+	return -1;
+}
+
+/* --mode vm or both: /dev/kvm must open, or every VM measurement would be
+ * skipped and the run would end "successfully" with nothing asked for. */
+static int check_kvm(void)
+{
+	char why[256];
+	if (!kvm_unusable(why, sizeof(why)))
+		return 0;
+	nb_error_msg("--mode vm: %s", why);
 	return EXIT_RUNTIME;
+}
+
+/* No --mode: the comparison, native and micro-VM side by side, wherever
+ * /dev/kvm opens; natively elsewhere, saying why (the answer a user came
+ * for needs both; a run that silently measured less would hide it). */
+static void default_modes(struct run_config *cfg)
+{
+	char why[256];
+	if (!kvm_unusable(why, sizeof(why))) {
+		cfg->modes = RUN_MODE_NATIVE | RUN_MODE_VM;
+		return;
+	}
+	cfg->modes = RUN_MODE_NATIVE;
+	if (!cfg->quiet)
+		nb_warn("measuring natively only, no micro-VM beside it: %s; --mode native asks for this and "
+			"says nothing", why);
 }
 
 /* Largest working set that fits comfortably: a quarter of MemAvailable. */
@@ -108,6 +135,8 @@ int cmd_run(int argc, char **argv)
 		return rc == CLI_PARSE_HELP ? EXIT_OK : rc;
 	const struct suite *s = cfg.suite;
 	opt_defaults(run_options(), given, &cfg, s);
+	if (!given_opt(given, "mode"))
+		default_modes(&cfg);
 
 	if (cfg.events && !cfg.no_pmu) {
 		/* A bad event string is a usage error, found before anything runs. */

@@ -224,11 +224,12 @@ static const struct cli_opt run_base_opts[] = {
 	{"no-pmu", OPT_NO_PMU, NULL, "do not open hardware counters", CLI_V_NONE, NULL, .type = OPT_T_FLAG,
 	 FIELD(no_pmu), .flags = OPT_F_INVERT, .config_key = "pmu"},
 	{"mode", 'm', "M[,M...]",
-	 "native (default), vm (the kernels inside a KVM guest of nestbench's own), linux (the kernels inside a "
+	 "native, vm (the kernels inside a KVM guest of nestbench's own), linux (the kernels inside a "
 	 "Linux guest booted with QEMU, see --guest-*; its results are merged as mode \"linux\"), or a list of "
 	 "them; both = native,vm (native and VM measurements interleaved per point); the kernels with a guest side "
 	 "(vmexit, vmswitch, guest-shootdown, the guest-* kernels, vm-lifecycle) run their guests in vm mode and "
-	 "their native counterparts, where they have one, in native mode",
+	 "their native counterparts, where they have one, in native mode; default: both where /dev/kvm opens, "
+	 "else native (saying why)",
 	 CLI_V_CHOICE, "native vm linux both", .type = OPT_T_NAME, FIELD(modes), .name_parse = modes_parse,
 	 .name_of = modes_name_of, .config_key = "mode"},
 	{"guest-page", 'g', "P[,P...]",
