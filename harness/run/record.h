@@ -36,6 +36,7 @@ struct measurement {
 	const char *guest_page;       /* mode vm: the requested guest page ("4k", "2m", "1g"); NULL native */
 	uint64_t guest_built_page_bytes; /* 0: not built (null) */
 	const char *mmu_virt_mode;    /* mode vm: how this host virtualizes memory */
+	json_t *rounds;               /* owned, NULL: none; the rounds it was measured in (rounds.c) */
 	const char *skipped;          /* NULL: measured; else the reason */
 	int failed;                   /* a cell attempted and failed: "skipped": "failed: <reason>" */
 };

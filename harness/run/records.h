@@ -38,6 +38,12 @@ struct run_records {
 	struct run_record *r;
 	size_t n, cap;
 	int lost;             /* a view could not be kept (out of memory): derivations would be incomplete */
+	/* While set, records_write hands every measurement to hold() instead
+	 * (which takes its JSON parts and returns what records_write returns):
+	 * the rounds (rounds.h) keep each round's measurement of a point to
+	 * merge them, and write the merged one once, after the last round. */
+	int (*hold)(void *arg, struct measurement *m);
+	void *hold_arg;
 };
 
 /* Write m to rs->measurements (results_measurement_json, which takes m's
@@ -45,6 +51,10 @@ struct run_records {
  * 0, or -1 when the view could not be kept (out of memory; the measurement
  * is still written). */
 int records_write(struct run_records *rs, struct measurement *m);
+
+/* The identity key (core/identity.h) m will be written with, malloc'd;
+ * NULL when out of memory. */
+char *records_key_of(const struct measurement *m);
 
 /* The measured record with r's identity (core/identity.h) but as `kernel`
  * in `mode` (mode native: no guest page), the parameter `except` (NULL:

@@ -85,6 +85,8 @@ json_t *results_measurement_json(struct measurement *r)
 						      "ci95_high", s->ci95_high * r->alt_per_op));
 		json_object_set_new(m, "skipped", json_null());
 	}
+	if (r->rounds)
+		json_object_set_new(m, "rounds", r->rounds);
 	if (r->counters)
 		json_object_set_new(m, "counters", r->counters);
 	if (r->pmu)
@@ -99,7 +101,7 @@ json_t *results_measurement_json(struct measurement *r)
 									: json_null()));
 		json_object_set_new(m, "mmu_virt_mode", json_string(r->mmu_virt_mode ? r->mmu_virt_mode : "?"));
 	}
-	r->backing = r->params = r->counters = r->pmu = r->flags = r->kvm = NULL;
+	r->backing = r->params = r->counters = r->pmu = r->flags = r->kvm = r->rounds = NULL;
 	return m;
 }
 
