@@ -15,6 +15,14 @@
 #include "core/kernel.h"
 #include "core/util.h"
 
+/* A TEST HOOK, not a feature: NESTBENCH_TEST_SLOWDOWN=KERNEL:PCT makes every
+ * sample of the kernel named KERNEL (native measurements; "chase",
+ * "mprotect", ...) spend PCT percent more time, by spinning on the TSC after
+ * the kernel's own timed work and counting the spin in the sample.  The
+ * tests set it to build a real, known slowdown of one kernel that compare
+ * must catch (ci/bats/rounds.bats); runs never set it. */
+#define MEASURE_TEST_SLOWDOWN_ENV "NESTBENCH_TEST_SLOWDOWN"
+
 struct measure_config {
 	unsigned samples;
 	unsigned warmup_samples;

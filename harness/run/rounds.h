@@ -16,7 +16,10 @@
  * in the order the points were first seen, with "rounds": {n, medians,
  * seeds, positions, ...}.  A point skipped or failed in any round is
  * written as that skip or failure (its measured rounds are dropped: a
- * failure must not hide behind the rounds that worked).
+ * failure must not hide behind the rounds that worked).  Points are told
+ * apart by their identity (core/identity.h): a failure recorded without
+ * the parameters its measured rounds had (a VM that stopped) is a point of
+ * its own, written beside the measured one, and still fails the run.
  */
 #ifndef NESTBENCH_ROUNDS_H
 #define NESTBENCH_ROUNDS_H

@@ -97,16 +97,16 @@ const struct suite suites[] = {
 	},
 	{
 		.name = "quick",
-		.summary = "chase 16K..1G, 2 points per octave; other kernels at 3-5 sizes; 5 rounds of 2 samples (a few "
+		.summary = "chase 16K..1G, 2 points per octave; other kernels at 3-5 sizes; 7 rounds of 1 sample (a few "
 			   "minutes; make run)",
 		.kernels = all_kernels,
 		.ws_min = 16u << 10,
 		.ws_max = 1u << 30,
 		.per_octave = 2,
-		.samples = 10,
-		.warmup_samples = 2,
+		.samples = 7,
+		.warmup_samples = 1,
 		.target_sample_ns = 10e6,
-		.rounds = 5,
+		.rounds = 7,
 		.time_budget_s = 30,
 		.sizes = quick_sizes,
 	},
