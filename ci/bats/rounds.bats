@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2016 # jq programs are meant literally
+# shellcheck disable=SC2016,SC2054 # jq programs are meant literally; commas separate kernel names
 # Rounds (harness/run/rounds.c) and compare's replicates, end to end: two
 # smoke-sized runs of one build compared pass a 5% gate, a real 20% slowdown
 # of one kernel (the test hook NESTBENCH_TEST_SLOWDOWN, harness/run/measure.h)
