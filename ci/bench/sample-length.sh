@@ -11,7 +11,9 @@
 # median of its repetitions' medians.  Nothing is asserted: the numbers of a
 # shared machine vary from run to run, and the table is for the reader.
 #
-# usage: ci/bench/sample-length.sh [REPS]   (NB=path/to/nestbench, default build/nestbench)
+# usage: ci/bench/sample-length.sh [REPS]
+#   NB=path/to/nestbench (default build/nestbench), CPU=N to pin elsewhere than
+#   the default measuring PU, ROUNDS=N rounds per measurement (default 5).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -47,6 +49,9 @@ if "$NB" run --help | grep -q -- --rounds; then
 else
 	PER=(--samples 11 --warmup 2)
 fi
+if [ -n "${CPU:-}" ]; then
+	PER+=(--cpu "$CPU")
+fi
 
 for rep in $(seq 1 "$REPS"); do
 	while read -r s st l; do
@@ -71,6 +76,9 @@ if "$NB" run --help | grep -q -- --rounds; then
 else
 	PER=(--samples 11 --warmup 2)
 fi
+if [ -n "${CPU:-}" ]; then
+	PER+=(--cpu "$CPU")
+fi
 
 for rep in $(seq 1 "$REPS"); do
 				jq '.measurements[0].summary.median' "$T/$s-$st-$l-$rep.json"
@@ -81,6 +89,9 @@ if "$NB" run --help | grep -q -- --rounds; then
 	PER=(--rounds "$ROUNDS" --samples "$ROUNDS" --warmup 1 --time-budget 0)
 else
 	PER=(--samples 11 --warmup 2)
+fi
+if [ -n "${CPU:-}" ]; then
+	PER+=(--cpu "$CPU")
 fi
 
 for rep in $(seq 1 "$REPS"); do

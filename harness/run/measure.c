@@ -88,19 +88,27 @@ int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, cons
 	double *s = malloc(mc->samples * sizeof(*s));
 	if (!s)
 		return nb_fail(err, "out of memory");
+	/* The counters run across the whole timed series, not around each
+	 * sample: enabling and disabling them is a system call per event per
+	 * sample, and in a guest each is a world switch whose cache and TLB
+	 * footprint the next sample pays for, a cost that weighs more the
+	 * shorter the samples (issue 12, item 1; ci/bench/sample-length.sh).
+	 * Between samples only the loop's own arithmetic runs. */
+	if (obs)
+		obs->start(obs->ctx);
 	for (unsigned i = 0; i < mc->samples; i++) {
-		if (obs)
-			obs->start(obs->ctx);
 		int rc = one_sample(ctx, iters, &ticks, err, slow);
-		if (obs)
-			obs->stop(obs->ctx);
 		if (rc) {
+			if (obs)
+				obs->stop(obs->ctx);
 			free(s);
 			return -1;
 		}
 		uint64_t net = ticks > overhead ? ticks - overhead : 0;
 		s[i] = (double)net / tpn / (double)iters;
 	}
+	if (obs)
+		obs->stop(obs->ctx);
 	out->samples = s;
 	out->n = mc->samples;
 	out->iters_per_sample = iters;

@@ -4,8 +4,9 @@
  * (doubling, as kvm-unit-tests does, then scaling once), run warm-up
  * samples, then `samples` timed samples.  Each sample is converted to
  * nanoseconds per operation after subtracting the measured cost of the
- * fenced timer pair.  An observer (counters) is started and stopped around
- * each timed sample only, never around calibration or warm-up.
+ * fenced timer pair.  An observer (counters) is started before the first
+ * timed sample and stopped after the last, never around calibration or
+ * warm-up: no system call runs between two timed samples.
  */
 #ifndef NESTBENCH_MEASURE_H
 #define NESTBENCH_MEASURE_H
