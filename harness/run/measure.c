@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/tsc.h"
 
@@ -17,6 +18,13 @@ static double test_slowdown(const char *name)
 	char *end;
 	double pct = strtod(v + n + 1, &end);
 	return *end || !(pct > 0) || pct > 1000 ? 0 : pct / 100;
+}
+
+/* Involuntary context switches of the calling thread so far (-1: unknown). */
+static long preemptions(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
 }
 
 static int one_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err, double slow)
@@ -94,24 +102,39 @@ int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, cons
 	 * footprint the next sample pays for, a cost that weighs more the
 	 * shorter the samples (issue 12, item 1; ci/bench/sample-length.sh).
 	 * Between samples only the loop's own arithmetic runs. */
+	/* (With retake_preempted, one getrusage after each sample: the one
+	 * system call between samples, the price of knowing.) */
+	unsigned retaken = 0, taken = 0;
+	long pre = mc->retake_preempted ? preemptions() : -1;
 	if (obs)
 		obs->start(obs->ctx);
-	for (unsigned i = 0; i < mc->samples; i++) {
+	for (unsigned i = 0; i < mc->samples;) {
 		int rc = one_sample(ctx, iters, &ticks, err, slow);
+		taken++;
 		if (rc) {
 			if (obs)
 				obs->stop(obs->ctx);
 			free(s);
 			return -1;
 		}
+		if (pre >= 0) {
+			long now = preemptions();
+			int preempted = now != pre;
+			pre = now;
+			if (preempted && retaken < 2 * mc->samples + 3) {
+				retaken++;
+				continue;
+			}
+		}
 		uint64_t net = ticks > overhead ? ticks - overhead : 0;
-		s[i] = (double)net / tpn / (double)iters;
+		s[i++] = (double)net / tpn / (double)iters;
 	}
 	if (obs)
 		obs->stop(obs->ctx);
 	out->samples = s;
 	out->n = mc->samples;
 	out->iters_per_sample = iters;
-	out->total_ops = iters * mc->samples;
+	out->total_ops = iters * taken; /* the observer ran across the retaken samples too */
+	out->retaken = retaken;
 	return 0;
 }

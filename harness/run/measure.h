@@ -29,6 +29,12 @@ struct measure_config {
 	unsigned warmup_samples;
 	double target_sample_ns;
 	uint64_t max_iters; /* 0 = no cap */
+	/* A timed sample during which the measuring thread was preempted (an
+	 * involuntary context switch: on a shared machine another task ran for
+	 * a time slice inside the sample) is taken again, at most `samples`
+	 * times in all: it timed the scheduler, not the kernel.  Only for
+	 * kernels that never switch by design (point.c decides). */
+	int retake_preempted;
 };
 
 struct measure_observer {
@@ -42,6 +48,7 @@ struct measure_result {
 	unsigned n;
 	uint64_t iters_per_sample;
 	uint64_t total_ops;       /* operations done while the observer was running */
+	unsigned retaken;         /* samples taken again after a preemption (retake_preempted) */
 };
 
 /* Cost per operation of the chase loop's own bookkeeping (counter and

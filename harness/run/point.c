@@ -183,6 +183,9 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		.samples = cfg->samples,
 		.warmup_samples = cfg->warmup_samples,
 		.target_sample_ns = cfg->target_sample_ns,
+		/* Kernels that switch, fork or wake threads by design are not retaken. */
+		.retake_preempted = !(k->flags & (KERNEL_COUNT_APART | KERNEL_COUNTS_CHILDREN | KERNEL_USES_THREADS |
+						  KERNEL_USES_PLACEMENT | KERNEL_HAS_GUEST)),
 	};
 	/* Hardware counters too, except for kernels whose timing counting
 	 * itself would disturb (KERNEL_COUNT_APART): perf events on the two
@@ -235,6 +238,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	r.samples = res.samples;
 	r.nsamples = res.n;
 	r.iterations_per_sample = res.iters_per_sample;
+	r.retaken = res.retaken;
 	r.alt_metric = ctx.alt_metric;
 	r.alt_per_op = ctx.alt_per_op;
 

@@ -24,6 +24,7 @@ struct measurement {
 	int cpu;                      /* skipped cells: < 0 is written as null */
 	json_t *params;               /* owned, NULL: {}; the kernel's parameters */
 	uint64_t iterations_per_sample;
+	unsigned retaken;             /* timed samples taken again after a preemption (measure.h) */
 	const double *samples;        /* borrowed, nsamples of them */
 	size_t nsamples;
 	struct summary summary;

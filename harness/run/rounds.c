@@ -79,6 +79,7 @@ struct held {
 	size_t positions[ROUNDS_MAX];
 	uint64_t iters[ROUNDS_MAX];
 	size_t counts[ROUNDS_MAX];
+	size_t retaken[ROUNDS_MAX];
 };
 
 struct rounds_hold {
@@ -206,6 +207,7 @@ static int take_round(struct rounds_hold *h, struct held *p, struct measurement 
 	p->positions[p->n] = h->position;
 	p->iters[p->n] = m->iterations_per_sample;
 	p->counts[p->n] = m->nsamples;
+	p->retaken[p->n] = m->retaken;
 	if (p->n == 0) {
 		p->m = *m;
 		p->m.samples = NULL;
@@ -316,11 +318,12 @@ static json_t *sizes(const size_t *v, size_t n)
 
 static json_t *rounds_json(const struct held *p, double hw, double target)
 {
-	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o?, s:f, s:b}", "n", (json_int_t)p->n, "medians",
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o?, s:f, s:b}", "n", (json_int_t)p->n, "medians",
 			 reals(p->medians, p->n), "seeds", ints(p->seeds, p->n, 1), "positions",
-			 sizes(p->positions, p->n), "samples", sizes(p->counts, p->n), "iterations_per_sample",
-			 ints(p->iters, p->n, 0), "half_width_pct", isfinite(hw) ? json_real(hw) : NULL,
-			 "precision_target_pct", target, "precision_met", hw <= target);
+			 sizes(p->positions, p->n), "samples", sizes(p->counts, p->n), "retaken",
+			 sizes(p->retaken, p->n), "iterations_per_sample", ints(p->iters, p->n, 0), "half_width_pct",
+			 isfinite(hw) ? json_real(hw) : NULL, "precision_target_pct", target, "precision_met",
+			 hw <= target);
 }
 
 /* "chase vm 2m thp 64 MiB" and the parameters that tell cells apart. */
@@ -391,6 +394,13 @@ int rounds_hold_finish(struct rounds_hold *h, json_t **missed, size_t *nmeasured
 			m.samples = p->samples;
 			m.nsamples = p->nsamples;
 			m.rounds = rounds_json(p, hw, h->target_pct);
+			size_t retaken = 0;
+			for (unsigned r = 0; r < p->n; r++)
+				retaken += p->retaken[r];
+			if (retaken)
+				json_array_append_new(m.flags, json_sprintf("%zu timed samples taken again: the measuring "
+									    "thread was preempted during them",
+									    retaken));
 			if (m.summary.cv > THRESH_NOISY_CV)
 				json_array_append_new(m.flags, json_sprintf("noisy: cv %.1f%%", m.summary.cv * 100));
 			if (!(hw <= h->target_pct))
