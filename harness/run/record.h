@@ -6,7 +6,10 @@
  * writer and one spelling.  What kernels or other rooms build as JSON stays
  * JSON here (params, backing, counters, pmu, kvm): the record carries it
  * and the writer takes ownership.  A record with `skipped` set is a skipped
- * cell (or a failed one, with `failed`): no samples, summary null. */
+ * cell (or a failed one, with `failed`): no samples, summary null.  While
+ * a run's rounds are measured, records go to the holder of rounds.c, which
+ * keeps the first round's JSON parts: a new owned part must be handled
+ * there too (take_round, drop_parts). */
 #ifndef NESTBENCH_RECORD_H
 #define NESTBENCH_RECORD_H
 
