@@ -32,6 +32,13 @@
 /* The most rounds a point is measured in (base and adaptive together). */
 #define ROUNDS_MAX 64
 
+/* The base rounds a cell of a non-sweeping kernel is visited in: the first
+ * min(R, ROUNDS_CELLS).  Its setup (mapping and populating a region of up
+ * to a GiB, forking, booting a VM) costs far more than its samples, so each
+ * round is paid in setups; 5 is what compare needs to test and gate
+ * (BOOT_MIN_SAMPLES).  Adaptive rounds may visit it again. */
+#define ROUNDS_CELLS 5
+
 /* order[0..n) = the visiting order of round `round`: a permutation of
  * 0..n-1 that depends on (seed, round) only (Fisher-Yates, splitmix64). */
 void rounds_order(uint64_t seed, unsigned round, size_t *order, size_t n);

@@ -238,6 +238,8 @@ static int run_round(struct run_state *rs, struct rounds_hold *h, unsigned round
 		size_t ui = order[pos];
 		if (adaptive && (!rounds_hold_unit_imprecise(h, ui) || now_s() > deadline))
 			continue;
+		if (!adaptive && rs->units[ui].k && round >= ROUNDS_CELLS)
+			continue; /* a cell's base rounds are the first ROUNDS_CELLS (rounds.h) */
 		rounds_hold_unit(h, ui, pos);
 		rc = measure_unit(rs, &rs->units[ui], round);
 		(*visited)++;
@@ -402,7 +404,7 @@ int run_execute(struct run_config *cfg)
 	/* Progress counts the measurements point_measure makes in the base
 	 * rounds (the chase in run_vm.c prints its own line). */
 	for (size_t s = 0; s < rs.nslots; s++)
-		rs.pr.total += rs.slots[s].open ? plan_per_backing_total(cfg, rs.npoints) * (cfg->rounds ? cfg->rounds : 1) : 0;
+		rs.pr.total += rs.slots[s].open ? plan_round_total(cfg, rs.npoints, cfg->rounds ? cfg->rounds : 1) : 0;
 	if (rc == 0)
 		rc = run_rounds(&rs);
 	close_backings(&rs);
