@@ -267,6 +267,23 @@ static int parse_summary(struct vctx *v, const json_t *s, const char *path, stru
 			return range_bad(v, full, *f[i].dst);
 		}
 	}
+	/* Optional, as the schema says: the interval's real coverage, 0..1, and
+	 * what it is made of. */
+	double cov;
+	json_t *method;
+	if (get_num(v, s, path, "ci_coverage", 0, 0, 0, &cov) ||
+	    get(v, s, path, "ci_method", V_STR, 0, 0, &method))
+		return -1;
+	if (cov > 1) {
+		char full[200];
+		snprintf(full, sizeof(full), "%s.ci_coverage", path);
+		return bad(v, full, "%g is above 1", cov);
+	}
+	if (method && str_chars(method) > 200) {
+		char full[200];
+		snprintf(full, sizeof(full), "%s.ci_method", path);
+		return bad(v, full, "longer than 200 characters");
+	}
 	return 0;
 }
 
