@@ -19,8 +19,8 @@ _Static_assert(BOOT_MIN_SAMPLES == 5, "compare's help text names 5 samples");
 
 static const struct cli_opt compare_opts[] = {
 	{"threshold", 't', "PCT",
-	 "gate: exit 3 when a significant slowdown's interval lies wholly above PCT percent (refused, exit 2, when a "
-	 "gated row has fewer than 5 replicates a side)",
+	 "gate: exit 3 when a significant slowdown's interval lies wholly above PCT percent (rows with fewer than 5 "
+	 "replicates a side are not gated; refused, exit 2, when no row has enough)",
 	 CLI_V_WORD, NULL, OPT_DOC_ONLY},
 	{"format", 'f', "FMT", "text (default), markdown, json or csv", CLI_V_CHOICE, "text markdown json csv", OPT_DOC_ONLY},
 	{"resamples", 'r', "N", "bootstrap resamples (default 2000, at least 100)", CLI_V_WORD, NULL, OPT_DOC_ONLY},

@@ -80,6 +80,9 @@ static void gate_line(FILE *out, const struct comparison *c, const struct cmp_se
 			c->regressions, s->threshold_pct);
 	else
 		fprintf(out, "%sgate: no significant slowdown above %.3g%%\n", prefix, s->threshold_pct);
+	if (c->not_gated)
+		fprintf(out, "%sgate: %zu row(s) not gated: fewer than %d replicates a side (see their notes)\n", prefix,
+			c->not_gated, BOOT_MIN_SAMPLES);
 }
 
 /* How significance was decided, in one sentence. */
@@ -294,6 +297,7 @@ static int print_json(FILE *out, const struct res_file *files, size_t n, const s
 	json_object_set(root, "comparisons", rows);
 	json_object_set(root, "unmatched", un);
 	json_object_set_new(root, "regressions", json_integer(c->regressions));
+	json_object_set_new(root, "rows_not_gated", json_integer((json_int_t)c->not_gated));
 	rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII) ? -1 : 0;
 	fputc('\n', out);
 out:

@@ -128,28 +128,36 @@ static int correct(struct cmp_row *rows, size_t n, struct comparison *out)
 	return 0;
 }
 
-/* The gate: refused when a row it would judge has too few replicates; else
- * a regression is a significant slowdown whose lower bound is beyond the
- * threshold. */
+/* The gate: a regression is a significant slowdown whose lower bound is
+ * beyond the threshold.  A row it would judge with too few replicates is
+ * not gated (its note says why); when no row can be gated at all, the gate
+ * is refused: one that cannot trip must not pass. */
 static int gate(struct cmp_row *rows, size_t n, double threshold_pct, struct comparison *out, nb_error *err)
 {
 	if (threshold_pct < 0)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct cmp_row *r = &rows[i];
-		if (r->have_ratio && r->lower_is_better && !r->ci.enough_samples)
-			return nb_fail(err, "refusing to gate: %.80s has %zu and %zu %s (at least %d a side are needed for "
-				       "a test that can find anything; run with --rounds %d or more)",
-				       r->a->label, r->na, r->nb, r->rounds ? "rounds" : "samples", BOOT_MIN_SAMPLES,
-				       BOOT_MIN_SAMPLES), -2;
-	}
+	const struct cmp_row *few = NULL;
+	size_t gated = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct cmp_row *r = &rows[i];
-		if (r->ci.significant && r->lower_is_better && (r->ci.lo - 1.0) * 100.0 > threshold_pct) {
+		if (!r->have_ratio || !r->lower_is_better)
+			continue;
+		if (!r->ci.enough_samples) {
+			few = few ? few : r;
+			out->not_gated++;
+			continue;
+		}
+		gated++;
+		if (r->ci.significant && (r->ci.lo - 1.0) * 100.0 > threshold_pct) {
 			r->regression = 1;
 			out->regressions++;
 		}
 	}
+	if (!gated && few)
+		return nb_fail(err, "refusing to gate: no row has enough replicates; %.80s has %zu and %zu %s (at least %d a "
+			       "side are needed for a test that can find anything; run with --rounds %d or more)",
+			       few->a->label, few->na, few->nb, few->rounds ? "rounds" : "samples", BOOT_MIN_SAMPLES,
+			       BOOT_MIN_SAMPLES), -2;
 	return 0;
 }
 

@@ -43,6 +43,7 @@ struct comparison {
 	int regressions;             /* rows with regression set */
 	size_t tested;               /* rows with enough replicates: the m of the correction */
 	size_t significant;          /* rows significant after the correction */
+	size_t not_gated;            /* time rows the gate left out: too few replicates (their notes say) */
 };
 
 /* Replicates: a measurement's round medians (rounds.medians), or for files
@@ -60,9 +61,10 @@ struct comparison {
 int metric_lower_is_better(const char *metric);
 
 /* Compare files[1..n-1] with files[0].  threshold_pct < 0: no gate.
- * Returns 0, -1 (out of memory) or -2: a gate was asked for but a row it
- * would judge has fewer than BOOT_MIN_SAMPLES replicates on a side (err says
- * which and how many; a gate that cannot trip must not pass). */
+ * Returns 0, -1 (out of memory) or -2: a gate was asked for but no row it
+ * would judge has BOOT_MIN_SAMPLES replicates on each side (err says which
+ * and how many; a gate that cannot trip must not pass).  Rows with too few
+ * are left out of the gate and counted (not_gated). */
 int compare_files(const struct res_file *files, size_t n, double threshold_pct, unsigned iters, uint64_t seed,
 		  struct comparison *out, nb_error *err);
 void comparison_free(struct comparison *c);

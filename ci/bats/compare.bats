@@ -101,6 +101,14 @@ hostile() {
 	run "$NB" compare "$T/few.json" "$FX/slower.json"
 	assert_success
 	assert_output --partial "fewer than 5 samples on a side"
+	# one row short of replicates: left out of the gate and counted; the others are gated
+	jq '.measurements |= map(if .kernel == "mmap-munmap" and .summary then .samples |= .[:3] else . end)' \
+		"$FX/baseline.json" >"$T/one-few.json"
+	run "$NB" compare --threshold 5 --format json "$T/one-few.json" "$FX/slower.json"
+	assert_failure 3
+	jq -e '.rows_not_gated >= 1 and .regressions == 1' <<<"$output"
+	run "$NB" compare --threshold 5 "$T/one-few.json" "$FX/slower.json"
+	assert_output --partial "not gated: fewer than 5 replicates a side"
 }
 
 @test "compare: a significant speed-up is not a regression" {

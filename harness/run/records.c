@@ -46,17 +46,6 @@ static void view_of(struct run_record *r, const struct measurement *m)
 	r->summary = m->summary;
 }
 
-char *records_key_of(const struct measurement *m)
-{
-	struct run_record r;
-	view_of(&r, m);
-	json_t *empty = m->params ? NULL : json_object();
-	r.params = m->params ? m->params : empty;
-	char *k = r.params ? key_as(&r, r.kernel, r.mode, NULL) : NULL;
-	json_decref(empty);
-	return k;
-}
-
 static int records_add(struct run_records *rs, const struct measurement *m)
 {
 	if (rs->n == rs->cap) {

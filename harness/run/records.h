@@ -52,10 +52,6 @@ struct run_records {
  * is still written). */
 int records_write(struct run_records *rs, struct measurement *m);
 
-/* The identity key (core/identity.h) m will be written with, malloc'd;
- * NULL when out of memory. */
-char *records_key_of(const struct measurement *m);
-
 /* The measured record with r's identity (core/identity.h) but as `kernel`
  * in `mode` (mode native: no guest page), the parameter `except` (NULL:
  * none) aside on both sides: NULL when there is none. */

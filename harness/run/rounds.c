@@ -2,6 +2,7 @@
 #include "harness/run/rounds.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,10 +225,23 @@ static int take_round(struct rounds_hold *h, struct held *p, struct measurement 
 	return 0;
 }
 
+/* A point is its unit's measurement of one kernel in one mode (and guest
+ * page), the n-th such of a visit: not its identity, since some kernels
+ * record outcomes among their parameters (vm-lifecycle's boot time) and a
+ * round that skipped a point records it without the parameters the others
+ * had. */
+static char *point_key(const struct rounds_hold *h, const struct measurement *m)
+{
+	char *k = NULL;
+	if (asprintf(&k, "%zu|%s|%s|%s", h->unit, m->kernel, m->mode, m->guest_page ? m->guest_page : "-") < 0)
+		return NULL;
+	return k;
+}
+
 static int hold(void *arg, struct measurement *m)
 {
 	struct rounds_hold *h = arg;
-	char *key = records_key_of(m);
+	char *key = point_key(h, m);
 	struct held *p = key ? find_or_add(h, key) : NULL;
 	if (!p) {
 		drop_parts(m);

@@ -16,10 +16,11 @@
  * in the order the points were first seen, with "rounds": {n, medians,
  * seeds, positions, ...}.  A point skipped or failed in any round is
  * written as that skip or failure (its measured rounds are dropped: a
- * failure must not hide behind the rounds that worked).  Points are told
- * apart by their identity (core/identity.h): a failure recorded without
- * the parameters its measured rounds had (a VM that stopped) is a point of
- * its own, written beside the measured one, and still fails the run.
+ * failure must not hide behind the rounds that worked).  A point is a
+ * unit's measurement of one kernel in one mode and guest page (the n-th
+ * such of a visit), not its identity: some kernels record outcomes among
+ * their parameters, and a skip is recorded without the parameters its
+ * measured rounds had.
  */
 #ifndef NESTBENCH_ROUNDS_H
 #define NESTBENCH_ROUNDS_H
