@@ -18,7 +18,10 @@ _Static_assert(BOOT_DEFAULT_SEED == 0x6e65737462656e63ull, "compare's help text 
 _Static_assert(BOOT_MIN_SAMPLES == 5, "compare's help text names 5 samples");
 
 static const struct cli_opt compare_opts[] = {
-	{"threshold", 't', "PCT", "gate: exit 3 when a significant slowdown exceeds PCT percent", CLI_V_WORD, NULL, OPT_DOC_ONLY},
+	{"threshold", 't', "PCT",
+	 "gate: exit 3 when a significant slowdown's interval lies wholly above PCT percent (rows with fewer than 5 "
+	 "replicates a side are not gated; refused, exit 2, when no row has enough)",
+	 CLI_V_WORD, NULL, OPT_DOC_ONLY},
 	{"format", 'f', "FMT", "text (default), markdown, json or csv", CLI_V_CHOICE, "text markdown json csv", OPT_DOC_ONLY},
 	{"resamples", 'r', "N", "bootstrap resamples (default 2000, at least 100)", CLI_V_WORD, NULL, OPT_DOC_ONLY},
 	{"seed", 's', "N",
@@ -40,11 +43,15 @@ const struct cli_cmd cli_cmd_compare = {
 		       "significant.  Measurements without a partner are listed, with the reason.",
 	.opts = compare_opts,
 	.operand = CLI_V_FILE,
-	.notes = "Method: the samples of A and X are resampled independently with replacement; the interval is "
-		 "the 2.5th..97.5th percentile of median(X*)/median(A*).  Significant: the interval excludes 1 and "
-		 "both sides have at least 5 samples.",
-	.exit_status = "0 no regression (or no --threshold), 1 a file is unreadable or invalid, 2 usage error, 3 a "
-		       "significant slowdown above --threshold.",
+	.notes = "Replicates: a measurement's round medians (rounds.medians; a run's rounds are its independent "
+		 "replicates), or, for files from before rounds, its samples (said in the row's note).  Ratio: "
+		 "median(X)/median(A) of the replicates; interval: the replicates of A and X resampled independently "
+		 "with replacement, the 2.5th..97.5th percentile of median(X*)/median(A*).  Significant: at least 5 "
+		 "replicates a side, the two-sided Mann-Whitney U test of the replicates significant after the "
+		 "Benjamini-Hochberg correction over all rows tested (false discovery rate 5%), and the interval "
+		 "excluding 1.  Gate: a significant slowdown whose interval's lower bound lies above 1 + PCT/100.",
+	.exit_status = "0 no regression (or no --threshold), 1 a file is unreadable or invalid, 2 usage error or a "
+		       "gate refused (too few replicates), 3 a significant slowdown beyond --threshold.",
 	.examples = (const struct cli_item[]){{"compare base.json new.json", "ratios of new to base, per measurement"},
 					      {"compare --threshold 5 --format markdown base.json new.json",
 					       "a CI gate: exit 3 on a significant slowdown above 5%"},
@@ -145,8 +152,11 @@ int cmd_compare(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (compare_files(files, (size_t)nfiles, set.threshold_pct, set.iters, set.seed, &cmp, &err)) {
+	int crc = compare_files(files, (size_t)nfiles, set.threshold_pct, set.iters, set.seed, &cmp, &err);
+	if (crc) {
 		nb_error_msg("compare: %s", err.msg);
+		if (crc == -2)
+			rc = EXIT_USAGE;
 		goto out;
 	}
 	if (compare_print(stdout, fmt, files, (size_t)nfiles, &cmp, &set) || fflush(stdout)) {

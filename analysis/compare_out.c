@@ -76,10 +76,23 @@ static void gate_line(FILE *out, const struct comparison *c, const struct cmp_se
 	if (s->threshold_pct < 0)
 		return;
 	if (c->regressions)
-		fprintf(out, "%sgate: %d significant slowdown(s) above %.3g%%: exit status 3\n", prefix,
+		fprintf(out, "%sgate: %d significant slowdown(s) with the interval above %.3g%%: exit status 3\n", prefix,
 			c->regressions, s->threshold_pct);
 	else
 		fprintf(out, "%sgate: no significant slowdown above %.3g%%\n", prefix, s->threshold_pct);
+	if (c->not_gated)
+		fprintf(out, "%sgate: %zu row(s) not gated: fewer than %d replicates a side (see their notes)\n", prefix,
+			c->not_gated, BOOT_MIN_SAMPLES);
+}
+
+/* How significance was decided, in one sentence. */
+static void method_line(FILE *out, const struct comparison *c, const char *prefix)
+{
+	fprintf(out,
+		"%ssignificance: Mann-Whitney U on the replicates (round medians; samples for files without rounds), "
+		"%s correction over %zu rows tested (false discovery rate %.0f%%), and the interval excluding 1: "
+		"%zu of %zu rows significant\n",
+		prefix, CMP_CORRECTION, c->tested, CMP_FDR * 100, c->significant, c->nrows);
 }
 
 static void print_text(FILE *out, const struct res_file *files, size_t n, const struct comparison *c,
@@ -104,6 +117,7 @@ static void print_text(FILE *out, const struct res_file *files, size_t n, const 
 	}
 	fprintf(out, "\nratios X/A of medians, 95%% percentile-bootstrap interval (%u resamples, seed %llu):\n",
 		s->iters, s->seed);
+	method_line(out, c, "");
 	if (!c->nrows)
 		fprintf(out, "  (no measurement is in both the baseline and another file)\n");
 	for (size_t i = 0; i < c->nrows; i++) {
@@ -113,9 +127,9 @@ static void print_text(FILE *out, const struct res_file *files, size_t n, const 
 		fprintf(out, "  %s/A  %s\n", l, buf);
 		esc_text_buf(buf, sizeof(buf), r->a->metric);
 		if (r->have_ratio)
-			fprintf(out, "        %s: A %.4g  %s %.4g  ratio %.3f [%.3f, %.3f]  significant: %s%s\n", buf,
-				r->ci.median_a, l, r->ci.median_b, r->ci.ratio, r->ci.lo, r->ci.hi, sig_word(r),
-				r->regression ? "  REGRESSION" : "");
+			fprintf(out, "        %s: A %.4g  %s %.4g  ratio %.3f [%.3f, %.3f]  %zu/%zu %s  q %.3g  significant: %s%s\n",
+				buf, r->ci.median_a, l, r->ci.median_b, r->ci.ratio, r->ci.lo, r->ci.hi, r->na, r->nb,
+				r->rounds ? "rounds" : "samples", r->ci.q, sig_word(r), r->regression ? "  REGRESSION" : "");
 		else
 			fprintf(out, "        %s: ratio n/a\n", buf);
 		if (r->why[0])
@@ -169,8 +183,10 @@ static void print_markdown(FILE *out, const struct res_file *files, size_t n, co
 	}
 	fprintf(out,
 		"\n## Ratios\n\nRatio X/A of medians with a 95%% percentile-bootstrap interval (%u resamples, seed "
-		"%llu); significant when the interval excludes 1.\n\n",
+		"%llu).\n\n",
 		s->iters, s->seed);
+	method_line(out, c, "");
+	fputc('\n', out);
 	fprintf(out, "| measurement | metric | X | median A | median X | X/A | 95%% CI | significant |\n"
 		     "| --- | --- | --- | ---: | ---: | ---: | --- | --- |\n");
 	for (size_t i = 0; i < c->nrows; i++) {
@@ -244,6 +260,11 @@ static int print_json(FILE *out, const struct res_file *files, size_t n, const s
 		json_object_set_new(o, "ratio", num_or_null(r->have_ratio, r->ci.ratio));
 		json_object_set_new(o, "ci95_low", num_or_null(r->have_ratio, r->ci.lo));
 		json_object_set_new(o, "ci95_high", num_or_null(r->have_ratio, r->ci.hi));
+		json_object_set_new(o, "replicates", json_string(r->rounds ? "rounds" : "samples"));
+		json_object_set_new(o, "replicates_a", json_integer((json_int_t)r->na));
+		json_object_set_new(o, "replicates_b", json_integer((json_int_t)r->nb));
+		json_object_set_new(o, "p", num_or_null(r->have_ratio && r->ci.enough_samples, r->ci.p));
+		json_object_set_new(o, "q", num_or_null(r->have_ratio && r->ci.enough_samples, r->ci.q));
 		json_object_set_new(o, "significant", json_boolean(r->ci.significant));
 		json_object_set_new(o, "regression", json_boolean(r->regression));
 		json_object_set_new(o, "note", r->why[0] ? json_string(r->why) : json_null());
@@ -261,7 +282,14 @@ static int print_json(FILE *out, const struct res_file *files, size_t n, const s
 		json_array_append_new(un, o);
 	}
 	json_object_set_new(root, "method",
-			    json_string("ratio of medians; 95% percentile bootstrap, samples resampled independently"));
+			    json_string("ratio of medians of the replicates (round medians; samples for files without "
+					"rounds); 95% percentile bootstrap, replicates resampled independently; significant: "
+					"Mann-Whitney U, Benjamini-Hochberg over the rows tested, and the interval excluding 1; "
+					"gate: the interval's lower bound above the threshold"));
+	json_object_set_new(root, "correction", json_string(CMP_CORRECTION));
+	json_object_set_new(root, "false_discovery_rate", json_real(CMP_FDR));
+	json_object_set_new(root, "rows_tested", json_integer((json_int_t)c->tested));
+	json_object_set_new(root, "rows_significant", json_integer((json_int_t)c->significant));
 	json_object_set_new(root, "bootstrap_resamples", json_integer(s->iters));
 	json_object_set_new(root, "seed", json_integer((json_int_t)s->seed));
 	json_object_set_new(root, "threshold_pct", s->threshold_pct >= 0 ? json_real(s->threshold_pct) : json_null());
@@ -269,6 +297,7 @@ static int print_json(FILE *out, const struct res_file *files, size_t n, const s
 	json_object_set(root, "comparisons", rows);
 	json_object_set(root, "unmatched", un);
 	json_object_set_new(root, "regressions", json_integer(c->regressions));
+	json_object_set_new(root, "rows_not_gated", json_integer((json_int_t)c->not_gated));
 	rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII) ? -1 : 0;
 	fputc('\n', out);
 out:

@@ -92,6 +92,75 @@ static int add_un(struct growbuf *u, size_t file, size_t other, const struct res
 	return 0;
 }
 
+/* Benjamini-Hochberg over the rows with enough replicates; significant:
+ * q <= CMP_FDR and the interval excludes 1. */
+static int correct(struct cmp_row *rows, size_t n, struct comparison *out)
+{
+	double *p = malloc((n ? n : 1) * sizeof(*p)), *q = malloc((n ? n : 1) * sizeof(*q));
+	size_t m = 0;
+	if (!p || !q) {
+		free(p);
+		free(q);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].have_ratio && rows[i].ci.enough_samples)
+			p[m++] = rows[i].ci.p;
+	if (bh_adjust(p, m, q)) {
+		free(p);
+		free(q);
+		return -1;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct cmp_row *r = &rows[i];
+		if (!r->have_ratio || !r->ci.enough_samples) {
+			r->ci.significant = 0;
+			continue;
+		}
+		r->ci.q = q[k++];
+		r->ci.significant = r->ci.q <= CMP_FDR && (r->ci.lo > 1.0 || r->ci.hi < 1.0);
+		out->significant += r->ci.significant;
+	}
+	out->tested = m;
+	free(p);
+	free(q);
+	return 0;
+}
+
+/* The gate: a regression is a significant slowdown whose lower bound is
+ * beyond the threshold.  A row it would judge with too few replicates is
+ * not gated (its note says why); when no row can be gated at all, the gate
+ * is refused: one that cannot trip must not pass. */
+static int gate(struct cmp_row *rows, size_t n, double threshold_pct, struct comparison *out, nb_error *err)
+{
+	if (threshold_pct < 0)
+		return 0;
+	const struct cmp_row *few = NULL;
+	size_t gated = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct cmp_row *r = &rows[i];
+		if (!r->have_ratio || !r->lower_is_better)
+			continue;
+		if (!r->ci.enough_samples) {
+			few = few ? few : r;
+			out->not_gated++;
+			continue;
+		}
+		gated++;
+		if (r->ci.significant && (r->ci.lo - 1.0) * 100.0 > threshold_pct) {
+			r->regression = 1;
+			out->regressions++;
+		}
+	}
+	if (!gated && few)
+		return nb_fail(err, "refusing to gate: no row has enough replicates; %.80s has %zu and %zu %s (at least %d a "
+			       "side are needed for a test that can find anything; run with --rounds %d or more)",
+			       few->a->label, few->na, few->nb, few->rounds ? "rounds" : "samples", BOOT_MIN_SAMPLES,
+			       BOOT_MIN_SAMPLES), -2;
+	return 0;
+}
+
 int compare_files(const struct res_file *files, size_t n, double threshold_pct, unsigned iters, uint64_t seed,
 		  struct comparison *out, nb_error *err)
 {
@@ -141,23 +210,28 @@ int compare_files(const struct res_file *files, size_t n, double threshold_pct, 
 			r->a = a;
 			r->b = b;
 			r->lower_is_better = metric_lower_is_better(a->metric);
+			/* The replicates: rounds on both sides, else (a file from
+			 * before rounds) the samples, said in the note. */
+			r->rounds = a->nrounds && b->nrounds;
+			const double *xa = r->rounds ? a->rounds : a->samples, *xb = r->rounds ? b->rounds : b->samples;
+			r->na = r->rounds ? a->nrounds : a->n;
+			r->nb = r->rounds ? b->nrounds : b->n;
 			nb_error e;
-			if (bootstrap_ratio(a->samples, a->n, b->samples, b->n, iters, seed ^ hash_string(a->key), &r->ci,
-					    &e)) {
+			if (bootstrap_ratio(xa, r->na, xb, r->nb, iters, seed ^ hash_string(a->key), &r->ci, &e)) {
 				snprintf(r->why, sizeof(r->why), "%.150s", e.msg);
 				continue;
 			}
 			r->have_ratio = 1;
+			r->ci.q = 1;
+			r->ci.p = r->ci.enough_samples ? mw_p_two_sided(xa, r->na, xb, r->nb) : 1;
 			if (!r->ci.enough_samples)
-				snprintf(r->why, sizeof(r->why), "fewer than %d samples on a side: no significance claimed",
-					 BOOT_MIN_SAMPLES);
+				snprintf(r->why, sizeof(r->why), "fewer than %d %s on a side (%zu, %zu): no significance claimed",
+					 BOOT_MIN_SAMPLES, r->rounds ? "rounds" : "samples", r->na, r->nb);
+			else if (!r->rounds)
+				snprintf(r->why, sizeof(r->why), "no rounds in %s: replicates are samples, blind to run-to-run "
+					 "variance", a->nrounds ? "this file" : "the baseline");
 			else if (!r->lower_is_better)
 				snprintf(r->why, sizeof(r->why), "metric direction unknown: not gated");
-			if (threshold_pct >= 0 && r->ci.significant && r->lower_is_better &&
-			    (r->ci.ratio - 1.0) * 100.0 > threshold_pct) {
-				r->regression = 1;
-				out->regressions++;
-			}
 		}
 		for (size_t i = 0; i < B->nmeas; i++) {
 			const struct res_meas *b = &B->meas[i];
@@ -166,7 +240,11 @@ int compare_files(const struct res_file *files, size_t n, double threshold_pct, 
 				goto oom;
 		}
 	}
-	rc = 0;
+	if (correct(rows.p, rows.n, out))
+		goto oom;
+	rc = gate(rows.p, rows.n, threshold_pct, out, err);
+	if (rc)
+		goto fail;
 	out->rows = rows.p;
 	out->nrows = rows.n;
 	out->un = un.p;
@@ -175,6 +253,7 @@ int compare_files(const struct res_file *files, size_t n, double threshold_pct, 
 oom:
 	if (rc)
 		nb_fail(err, "out of memory comparing results");
+fail:
 	if (ix)
 		for (size_t f = 0; f < n; f++)
 			free(ix[f].by_key);

@@ -327,6 +327,23 @@ static int parse_summary(struct vctx *v, const json_t *s, const char *path, stru
 			return range_bad(v, full, *f[i].dst);
 		}
 	}
+	/* Optional, as the schema says: the interval's real coverage, 0..1, and
+	 * what it is made of. */
+	double cov;
+	json_t *method;
+	if (get_num(v, s, path, "ci_coverage", 0, 0, 0, &cov) ||
+	    get(v, s, path, "ci_method", V_STR, 0, 0, &method))
+		return -1;
+	if (cov > 1) {
+		char full[200];
+		snprintf(full, sizeof(full), "%s.ci_coverage", path);
+		return bad(v, full, "%g is above 1", cov);
+	}
+	if (method && str_chars(method) > 200) {
+		char full[200];
+		snprintf(full, sizeof(full), "%s.ci_method", path);
+		return bad(v, full, "longer than 200 characters");
+	}
 	return 0;
 }
 
@@ -446,6 +463,39 @@ static int parse_alt_metrics(struct vctx *v, const json_t *m, const char *path)
 	return 0;
 }
 
+/* "rounds": {"medians": [...]}: each round's median, the replicates
+ * compare tests with (absent in files from before rounds). */
+static int parse_rounds(struct vctx *v, const json_t *m, const char *path, struct res_meas *rm)
+{
+	const json_t *r = json_object_get(m, "rounds");
+	char p[160];
+	if (!r || json_is_null(r))
+		return 0;
+	snprintf(p, sizeof(p), "%s.rounds", path);
+	if (!json_is_object(r))
+		return bad(v, p, "expected an object");
+	const json_t *med = json_object_get(r, "medians");
+	snprintf(p, sizeof(p), "%s.rounds.medians", path);
+	size_t n = json_array_size(med);
+	if (!json_is_array(med) || n == 0 || n > RES_MAX_SAMPLES)
+		return bad(v, p, "expected an array of 1..%u numbers", RES_MAX_SAMPLES);
+	rm->rounds = malloc(n * sizeof(*rm->rounds));
+	if (!rm->rounds)
+		return nb_fail(v->err, "%s: out of memory reading %s", v->name, p);
+	for (size_t i = 0; i < n; i++) {
+		const json_t *x = json_array_get(med, i);
+		double d = json_number_value(x);
+		if (!json_is_number(x) || !isfinite(d) || d < 0 || !value_in_range(d)) {
+			char ps[192];
+			snprintf(ps, sizeof(ps), "%s[%zu]", p, i);
+			return bad(v, ps, "expected a finite number >= 0 within the value range");
+		}
+		rm->rounds[i] = d;
+	}
+	rm->nrounds = n;
+	return 0;
+}
+
 static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct res_meas *rm)
 {
 	char path[64], p[96];
@@ -541,6 +591,8 @@ static int parse_measurement(struct vctx *v, const json_t *m, size_t idx, struct
 			rm->samples[i] = d;
 		}
 		rm->n = n;
+		if (parse_rounds(v, m, path, rm))
+			return -1;
 		snprintf(p, sizeof(p), "%s.summary", path);
 		if (parse_summary(v, summary, p, &rm->summary))
 			return -1;
@@ -742,6 +794,7 @@ void res_free(struct res_file *rf)
 {
 	for (size_t i = 0; i < rf->nmeas; i++) {
 		free(rf->meas[i].samples);
+		free(rf->meas[i].rounds);
 		free(rf->meas[i].key);
 		free(rf->meas[i].label);
 	}

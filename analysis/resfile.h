@@ -54,6 +54,8 @@ struct res_meas {
 	json_t *params;            /* object (borrowed) */
 	double *samples;           /* n values, finite, >= 0 */
 	size_t n;
+	double *rounds;            /* rounds.medians: nrounds values (NULL, 0: not measured in rounds) */
+	size_t nrounds;
 	int has_summary;
 	struct res_summary summary;
 	const char *skipped;       /* NULL when the measurement was made */

@@ -20,7 +20,8 @@ hostile() {
 	run "$NB" compare --help
 	assert_success
 	assert_output --partial "Exit status: 0 no regression"
-	assert_output --partial "3 a significant slowdown"
+	assert_output --partial "3 a significant"
+	assert_output --partial "gate refused"
 }
 
 @test "compare: usage errors exit 2" {
@@ -59,15 +60,55 @@ hostile() {
 	[ "$(jq '.regressions' <<<"$output")" -eq 1 ]
 }
 
-@test "compare: a significant 2% slowdown stays under a 5% gate but not under a 1% gate" {
+@test "compare: the gate trips on the interval's lower bound, not the point ratio" {
+	# mmap-munmap x1.02: significant, interval [1.0099, 1.0303] (samples within
+	# +-2% of the median on both sides).  A 5% or a 1% gate does not trip on
+	# it (its lower bound is not beyond 1.01), a 0.5% gate does.
 	run "$NB" compare --format json --threshold 5 "$FX/baseline.json" "$FX/slower.json"
-	jq -e '.comparisons[] | select(.label | startswith("mmap-munmap native")) | .ratio == 1.02 and .significant and (.regression | not)' <<<"$output"
+	jq -e '.comparisons[] | select(.label | startswith("mmap-munmap native")) | .ratio == 1.02 and .significant and (.regression | not) and .ci95_low > 1.005 and .ci95_low < 1.01' <<<"$output"
 	run "$NB" compare --format json --threshold 1 "$FX/baseline.json" "$FX/slower.json"
+	assert_failure 3
+	[ "$(jq '.regressions' <<<"$output")" -eq 1 ]
+	run "$NB" compare --format json --threshold 0.5 "$FX/baseline.json" "$FX/slower.json"
 	assert_failure 3
 	[ "$(jq '.regressions' <<<"$output")" -eq 2 ]
 	run "$NB" compare --threshold 60 "$FX/baseline.json" "$FX/slower.json"
 	assert_success
 	assert_output --partial "gate: no significant slowdown above 60%"
+}
+
+@test "compare: significance is corrected for the rows compared (Benjamini-Hochberg), and says so" {
+	run "$NB" compare --format json "$FX/baseline.json" "$FX/slower.json"
+	assert_success
+	jq -e '.correction == "Benjamini-Hochberg" and .false_discovery_rate == 0.05' <<<"$output"
+	# q >= p on every tested row, and significant rows have q <= 0.05
+	jq -e '[.comparisons[] | select(.p != null) | .q >= .p] | all' <<<"$output"
+	jq -e '[.comparisons[] | select(.significant) | .q <= 0.05] | all' <<<"$output"
+	[ "$(jq '.rows_significant' <<<"$output")" -eq "$(jq '[.comparisons[] | select(.significant)] | length' <<<"$output")" ]
+	run "$NB" compare "$FX/baseline.json" "$FX/slower.json"
+	assert_output --partial "Benjamini-Hochberg correction over"
+	# files from before rounds: the note says the replicates are samples
+	assert_output --partial "replicates are samples"
+}
+
+@test "compare: a gate on too few replicates is refused with the reason (exit 2)" {
+	jq '.measurements |= map(if .summary then .samples |= .[:3] else . end)' "$FX/baseline.json" >"$T/few.json"
+	run "$NB" compare --threshold 5 "$T/few.json" "$FX/slower.json"
+	assert_failure 2
+	assert_output --partial "refusing to gate"
+	assert_output --partial "at least 5 a side"
+	# without a gate the comparison is made, claiming no significance
+	run "$NB" compare "$T/few.json" "$FX/slower.json"
+	assert_success
+	assert_output --partial "fewer than 5 samples on a side"
+	# one row short of replicates: left out of the gate and counted; the others are gated
+	jq '.measurements |= map(if .kernel == "mmap-munmap" and .summary then .samples |= .[:3] else . end)' \
+		"$FX/baseline.json" >"$T/one-few.json"
+	run "$NB" compare --threshold 5 --format json "$T/one-few.json" "$FX/slower.json"
+	assert_failure 3
+	jq -e '.rows_not_gated >= 1 and .regressions == 1' <<<"$output"
+	run "$NB" compare --threshold 5 "$T/one-few.json" "$FX/slower.json"
+	assert_output --partial "not gated: fewer than 5 replicates a side"
 }
 
 @test "compare: a significant speed-up is not a regression" {

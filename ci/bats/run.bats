@@ -140,15 +140,16 @@ setup_file() {
 	[ -z "$files" ]
 }
 
-@test "on a terminal: one progress line per measurement on stderr" {
+@test "on a terminal: one progress line per measurement and round on stderr" {
 	command -v script >/dev/null || skip "script (util-linux) not installed"
 	local out="$BATS_TEST_TMPDIR/tty.json"
 	# script gives the command a pseudo-terminal; its stdout and stderr both land in the log.
-	run script -qec "'$NB' run --mode native --kernel chase,chase-ctl --backing 4k --ws-min 16k --ws-max 64k --points-per-octave 1 --samples 3 --out '$out'" /dev/null
+	# 3 points x 2 kernels, each measured in 2 rounds: 12 lines, 6 merged measurements.
+	run script -qec "'$NB' run --mode native --kernel chase,chase-ctl --backing 4k --ws-min 16k --ws-max 64k --points-per-octave 1 --rounds 2 --samples 4 --time-budget 0 --out '$out'" /dev/null
 	assert_success
 	local lines
-	lines=$(grep -c 'nestbench: \[[0-9]*/6\]' <<<"$output")
-	[ "$lines" -eq 6 ]
+	lines=$(grep -c 'nestbench: \[[0-9]*/12\]' <<<"$output")
+	[ "$lines" -eq 12 ]
 	run jq '.measurements | length' "$out"
 	assert_output 6
 }

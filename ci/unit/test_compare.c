@@ -263,6 +263,112 @@ static void test_rng_below_range(void **state)
 		assert_true(seen[i] > 0);
 }
 
+/* Mann-Whitney against hand counts of the null distribution of U. */
+static void test_mann_whitney_hand_calculation(void **state)
+{
+	(void)state;
+	/* Five a side, fully separated: P(U = 25) = 1/C(10,5) = 1/252, two-sided 2/252. */
+	const double a5[] = {1, 2, 3, 4, 5}, b5[] = {6, 7, 8, 9, 10};
+	assert_float_equal(mw_p_two_sided(a5, 5, b5, 5), 2.0 / 252, 1e-12);
+	assert_float_equal(mw_p_two_sided(b5, 5, a5, 5), 2.0 / 252, 1e-12);
+	/* m = n = 3: counts of U = 0..9 are 1 1 2 3 3 3 3 2 1 1 (of 20); {1,3,5}
+	 * vs {2,4,6} has U = 6: P(U >= 6) = 7/20, two-sided 0.7. */
+	const double a3[] = {1, 3, 5}, b3[] = {2, 4, 6};
+	assert_float_equal(mw_p_two_sided(a3, 3, b3, 3), 0.7, 1e-12);
+	/* A tie counts 1/2: {1,2} vs {2,3} has U = 3.5; counts of U = 0..4 are
+	 * 1 1 2 1 1 (of 6): P(U >= 4) = 1/6, two-sided 1/3. */
+	const double at[] = {1, 2}, bt[] = {2, 3};
+	assert_float_equal(mw_p_two_sided(at, 2, bt, 2), 1.0 / 3, 1e-12);
+	/* Identical sets: p = 1; an empty side: 1. */
+	assert_float_equal(mw_p_two_sided(a5, 5, a5, 5), 1.0, 1e-12);
+	assert_float_equal(mw_p_two_sided(a5, 0, b5, 5), 1.0, 1e-12);
+	/* Beyond the exact range: the normal approximation, still tiny when separated. */
+	double big_a[100], big_b[100];
+	for (int i = 0; i < 100; i++) {
+		big_a[i] = i;
+		big_b[i] = 1000 + i;
+	}
+	assert_true(mw_p_two_sided(big_a, 100, big_b, 100) < 1e-20);
+	assert_true(mw_p_two_sided(big_a, 100, big_a, 100) > 0.9);
+}
+
+/* Benjamini-Hochberg against hand calculations. */
+static void test_benjamini_hochberg_hand_calculation(void **state)
+{
+	(void)state;
+	/* Sorted 0.005 0.01 0.03 0.04, times 4/k: 0.02 0.02 0.04 0.04 (already monotone). */
+	const double p[] = {0.01, 0.04, 0.03, 0.005};
+	double q[4];
+	assert_int_equal(bh_adjust(p, 4, q), 0);
+	assert_float_equal(q[0], 0.02, 1e-12);
+	assert_float_equal(q[1], 0.04, 1e-12);
+	assert_float_equal(q[2], 0.04, 1e-12);
+	assert_float_equal(q[3], 0.02, 1e-12);
+	/* Step-up: 0.02 * 2/1 = 0.04, but 0.021 * 2/2 = 0.021 below it wins. */
+	const double p2[] = {0.02, 0.021};
+	double q2[2];
+	assert_int_equal(bh_adjust(p2, 2, q2), 0);
+	assert_float_equal(q2[0], 0.021, 1e-12);
+	assert_float_equal(q2[1], 0.021, 1e-12);
+	/* Capped at 1. */
+	const double p3[] = {0.9, 0.8, 0.7};
+	double q3[3];
+	assert_int_equal(bh_adjust(p3, 3, q3), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(q3[i] <= 1.0 && q3[i] >= p3[i]);
+	assert_float_equal(q3[0], 0.9, 1e-12);
+}
+
+/* Replicates are rounds: a measurement whose samples differ a lot but whose
+ * round medians agree is not significant, and one row alone among many
+ * noisy ones needs the correction's bar. */
+static void test_rounds_are_the_replicates(void **state)
+{
+	(void)state;
+	struct res_file f[2];
+	nb_error err;
+	static const char with_rounds[] =
+		"{\"kernel\":\"chase\",\"family\":\"chase\",\"mode\":\"native\",\"backing\":{\"requested\":\"4k\"},"
+		"\"working_set_bytes\":4096,\"cpu\":0,\"metric\":\"ns_per_access\",\"params\":{},"
+		"\"samples\":[%s],\"summary\":{\"median\":1,\"min\":1,\"mean\":1,\"stddev\":0,\"cv\":0,"
+		"\"ci95_low\":1,\"ci95_high\":1},\"rounds\":{\"n\":5,\"medians\":[%s]},\"skipped\":null}";
+	char *ma, *mb;
+	/* Samples fully separated (10 vs 12), round medians interleaved. */
+	assert_true(asprintf(&ma, with_rounds, "10,10,10,10,10", "10,11,12,13,14") > 0);
+	assert_true(asprintf(&mb, with_rounds, "12,12,12,12,12", "10.5,11.5,12.5,13.5,14.5") > 0);
+	assert_int_equal(parse(&f[0], ma, &err), 0);
+	assert_int_equal(parse(&f[1], mb, &err), 0);
+	assert_int_equal(f[0].meas[0].nrounds, 5);
+	struct comparison c;
+	assert_int_equal(compare_files(f, 2, 5, 500, 1, &c, &err), 0);
+	assert_int_equal(c.nrows, 1);
+	assert_true(c.rows[0].rounds);
+	assert_int_equal(c.rows[0].na, 5);
+	/* U = 15 of 25: far from significant; ratio of the round medians 12.5/12. */
+	assert_false(c.rows[0].ci.significant);
+	assert_float_equal(c.rows[0].ci.ratio, 12.5 / 12, 1e-12);
+	assert_int_equal(c.regressions, 0);
+	comparison_free(&c);
+	res_free(&f[0]);
+	res_free(&f[1]);
+	free(ma);
+	free(mb);
+	/* Three rounds a side: a gate refuses (-2) with the reason; no gate compares. */
+	assert_true(asprintf(&ma, with_rounds, "10,10,10", "10,10,10") > 0);
+	assert_true(asprintf(&mb, with_rounds, "20,20,20", "20,20,20") > 0);
+	assert_int_equal(parse(&f[0], ma, &err), 0);
+	assert_int_equal(parse(&f[1], mb, &err), 0);
+	assert_int_equal(compare_files(f, 2, 5, 500, 1, &c, &err), -2);
+	assert_non_null(strstr(err.msg, "refusing to gate"));
+	assert_int_equal(compare_files(f, 2, -1, 500, 1, &c, &err), 0);
+	assert_false(c.rows[0].ci.significant);
+	comparison_free(&c);
+	res_free(&f[0]);
+	res_free(&f[1]);
+	free(ma);
+	free(mb);
+}
+
 static void test_matching_and_gate(void **state)
 {
 	(void)state;
@@ -311,6 +417,9 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_matches_brute_force),
 		cmocka_unit_test(test_rng_below_range),
 		cmocka_unit_test(test_matching_and_gate),
+		cmocka_unit_test(test_mann_whitney_hand_calculation),
+		cmocka_unit_test(test_benjamini_hochberg_hand_calculation),
+		cmocka_unit_test(test_rounds_are_the_replicates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

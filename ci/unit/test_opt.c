@@ -338,7 +338,7 @@ static void run_config_echo(void **state)
 	const char *keys[] = {"suite", "kernels", "backings", "ws_min_bytes", "ws_max_bytes", "points_per_octave",
 			      "samples", "warmup_samples", "target_sample_ns", "stride_bytes", "tlb_locality_bytes",
 			      "seed", "command_line", "out", "cpu", "events", "pmu", "mode", "guest_pages",
-			      "sizes_bytes", "threads", "placements"};
+			      "sizes_bytes", "threads", "placements", "rounds", "precision_pct", "time_budget_s"};
 	assert_int_equal(json_object_size(c), sizeof(keys) / sizeof(keys[0]));
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		assert_non_null(json_object_get(c, keys[i]));

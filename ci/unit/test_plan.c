@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness/run/plan.h"
+#include "harness/run/rounds.h"
 
 static const char *const two_variants[] = {"a", "b", NULL};
 
@@ -123,9 +124,24 @@ static void callback_stops_the_walk(void **state)
 	assert_int_equal(calls, 3);
 }
 
+/* Over R base rounds the sweeping kernels are measured every round, the
+ * cells in the first min(R, ROUNDS_CELLS): the progress total says so. */
+static void round_total_counts_cells_fewer_rounds(void **state)
+{
+	(void)state;
+	struct run_config cfg;
+	config(&cfg, RUN_MODE_NATIVE);
+	size_t one = plan_per_backing_total(&cfg, 3);
+	size_t sweep = 3; /* the sweeper natively at each of 3 points */
+	assert_int_equal(plan_round_total(&cfg, 3, 1), one);
+	assert_int_equal(plan_round_total(&cfg, 3, 3), 3 * one);
+	assert_int_equal(plan_round_total(&cfg, 3, 9), 9 * sweep + ROUNDS_CELLS * (one - sweep));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_total_counts_cells_fewer_rounds),
 		cmocka_unit_test(buffer_need_is_largest_over_points),
 		cmocka_unit_test(cells_native_then_guest_pages),
 		cmocka_unit_test(vm_only_skips_native_cells),

@@ -68,6 +68,45 @@ static void rejects_empty_and_nonfinite(void **state)
 	assert_int_equal(summarize(inf, 2, &s), -1);
 }
 
+/* The round is the replicate: median and interval from the round medians,
+ * the coverage named as it is (n = 5: [min, max] covers 1 - 2/2^5 = 93.75%). */
+static void round_level_interval(void **state)
+{
+	(void)state;
+	const double med[] = {10.4, 10.0, 10.2, 11.0, 10.1};
+	const double samples[] = {10.3, 10.5, 9.9, 10.1, 10.2, 10.2, 11.5, 10.5, 10.0, 10.2};
+	struct summary s;
+	assert_int_equal(summarize_rounds(med, 5, samples, 10, &s), 0);
+	assert_float_equal(s.median, 10.2, 1e-12);
+	assert_float_equal(s.ci95_low, 10.0, 1e-12);
+	assert_float_equal(s.ci95_high, 11.0, 1e-12);
+	assert_float_equal(s.ci_coverage, 0.9375, 1e-12);
+	assert_string_equal(s.ci_method, CI_METHOD_ROUNDS);
+	/* min, mean and the spread still describe the samples. */
+	assert_float_equal(s.min, 9.9, 1e-12);
+	assert_float_equal(s.max, 11.5, 1e-12);
+	assert_int_equal(s.n, 10);
+	/* n = 7: [min, max] covers 1 - 2/128; n = 9: ranks 2 and 8, 1 - 2 (1 + 9)/512. */
+	const double m7[] = {7, 1, 6, 2, 5, 3, 4};
+	assert_int_equal(summarize_rounds(m7, 7, samples, 10, &s), 0);
+	assert_float_equal(s.median, 4, 1e-12);
+	assert_float_equal(s.ci95_low, 1, 1e-12);
+	assert_float_equal(s.ci95_high, 7, 1e-12);
+	assert_float_equal(s.ci_coverage, 1 - 2.0 / 128, 1e-12);
+	const double m9[] = {9, 1, 8, 2, 7, 3, 6, 4, 5};
+	assert_int_equal(summarize_rounds(m9, 9, samples, 10, &s), 0);
+	assert_float_equal(s.ci95_low, 2, 1e-12);
+	assert_float_equal(s.ci95_high, 8, 1e-12);
+	assert_float_equal(s.ci_coverage, 1 - 20.0 / 512, 1e-12);
+	/* One round: the samples' interval, said so. */
+	assert_int_equal(summarize_rounds(med, 1, samples, 10, &s), 0);
+	assert_string_equal(s.ci_method, CI_METHOD_SAMPLES);
+	assert_float_equal(s.median, 10.2, 1e-12);
+	const double bad[] = {1, NAN};
+	assert_int_equal(summarize_rounds(bad, 2, samples, 10, &s), -1);
+	assert_int_equal(summarize_rounds(med, 5, samples, 0, &s), -1);
+}
+
 static void sweep_is_log_spaced_and_page_rounded(void **state)
 {
 	(void)state;
@@ -134,6 +173,7 @@ int main(void)
 		cmocka_unit_test(even_count_median),
 		cmocka_unit_test(ci_coverage_is_largest_rank_at_95),
 		cmocka_unit_test(rejects_empty_and_nonfinite),
+		cmocka_unit_test(round_level_interval),
 		cmocka_unit_test(sweep_is_log_spaced_and_page_rounded),
 		cmocka_unit_test(one_clear_step_is_one_knee),
 		cmocka_unit_test(gradual_step_is_one_knee_and_noise_is_none),

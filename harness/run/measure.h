@@ -4,8 +4,9 @@
  * (doubling, as kvm-unit-tests does, then scaling once), run warm-up
  * samples, then `samples` timed samples.  Each sample is converted to
  * nanoseconds per operation after subtracting the measured cost of the
- * fenced timer pair.  An observer (counters) is started and stopped around
- * each timed sample only, never around calibration or warm-up.
+ * fenced timer pair.  An observer (counters) is started before the first
+ * timed sample and stopped after the last, never around calibration or
+ * warm-up: no system call runs between two timed samples.
  */
 #ifndef NESTBENCH_MEASURE_H
 #define NESTBENCH_MEASURE_H
@@ -15,11 +16,25 @@
 #include "core/kernel.h"
 #include "core/util.h"
 
+/* A TEST HOOK, not a feature: NESTBENCH_TEST_SLOWDOWN=KERNEL:PCT makes every
+ * sample of the kernel named KERNEL (native measurements; "chase",
+ * "mprotect", ...) spend PCT percent more time, by spinning on the TSC after
+ * the kernel's own timed work and counting the spin in the sample.  The
+ * tests set it to build a real, known slowdown of one kernel that compare
+ * must catch (ci/bats/rounds.bats); runs never set it. */
+#define MEASURE_TEST_SLOWDOWN_ENV "NESTBENCH_TEST_SLOWDOWN"
+
 struct measure_config {
 	unsigned samples;
 	unsigned warmup_samples;
 	double target_sample_ns;
 	uint64_t max_iters; /* 0 = no cap */
+	/* A timed sample during which the measuring thread was preempted (an
+	 * involuntary context switch: on a shared machine another task ran for
+	 * a time slice inside the sample) is taken again, at most `samples`
+	 * times in all: it timed the scheduler, not the kernel.  Only for
+	 * kernels that never switch by design (point.c decides). */
+	int retake_preempted;
 };
 
 struct measure_observer {
@@ -33,6 +48,7 @@ struct measure_result {
 	unsigned n;
 	uint64_t iters_per_sample;
 	uint64_t total_ops;       /* operations done while the observer was running */
+	unsigned retaken;         /* samples taken again after a preemption (retake_preempted) */
 };
 
 /* Cost per operation of the chase loop's own bookkeeping (counter and

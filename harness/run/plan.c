@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness/host/topology.h"
+#include "harness/run/rounds.h"
 #include "harness/run/suite.h"
 
 /* The most bytes any kernel needs over the sweep. */
@@ -81,6 +82,16 @@ size_t plan_per_backing_total(const struct run_config *cfg, size_t npoints)
 			n += fixed_sizes(cfg, k)->n * variants(cfg, k) * plan_mode_count(cfg, k);
 	}
 	return n;
+}
+
+size_t plan_round_total(const struct run_config *cfg, size_t npoints, unsigned rounds)
+{
+	size_t sweep = 0, all = plan_per_backing_total(cfg, npoints);
+	for (size_t i = 0; i < cfg->nkernels; i++)
+		if (cfg->kernels[i]->flags & KERNEL_SWEEPS_WS)
+			sweep += (cfg->modes & RUN_MODE_NATIVE) ? npoints : 0;
+	unsigned cell_rounds = rounds < ROUNDS_CELLS ? rounds : ROUNDS_CELLS;
+	return sweep * rounds + (all - sweep) * cell_rounds;
 }
 
 int plan_fixed_cells(const struct run_config *cfg, const struct kernel_desc *k, plan_cell_fn fn, void *arg)

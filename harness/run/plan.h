@@ -24,6 +24,10 @@ unsigned plan_mode_count(const struct run_config *cfg, const struct kernel_desc 
  * every non-sweeping kernel's cells); the VM chase counts its own. */
 size_t plan_per_backing_total(const struct run_config *cfg, size_t npoints);
 
+/* Measurements one backing makes over R base rounds: the sweeping kernels'
+ * in every round, the cells' in the first min(R, ROUNDS_CELLS) (rounds.h). */
+size_t plan_round_total(const struct run_config *cfg, size_t npoints, unsigned rounds);
+
 /* Called once per cell with its working set and options; nonzero stops. */
 typedef int (*plan_cell_fn)(void *arg, size_t working_set_bytes, const struct kernel_options *opt);
 

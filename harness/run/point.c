@@ -70,17 +70,6 @@ static void append(struct point_run *pr, struct measurement *r)
 	records_write(pr->recs, r);
 }
 
-/* The measured range's page check onto the measurement just written. */
-static void attach_page_check(struct point_run *pr, json_t *pc)
-{
-	json_t *arr = pr->recs->measurements;
-	size_t n = json_array_size(arr);
-	if (pc && n)
-		json_object_set_new(json_array_get(arr, n - 1), "page_check", pc);
-	else
-		json_decref(pc);
-}
-
 /* A VM cell that failed (guest fault, watchdog, VMM error) becomes a
  * measurement with the reason, and the run goes on: one bad cell must not
  * lose a long run's data.  The exit status says that some failed. */
@@ -194,6 +183,9 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		.samples = cfg->samples,
 		.warmup_samples = cfg->warmup_samples,
 		.target_sample_ns = cfg->target_sample_ns,
+		/* Kernels that switch, fork or wake threads by design are not retaken. */
+		.retake_preempted = !(k->flags & (KERNEL_COUNT_APART | KERNEL_COUNTS_CHILDREN | KERNEL_USES_THREADS |
+						  KERNEL_USES_PLACEMENT | KERNEL_HAS_GUEST)),
 	};
 	/* Hardware counters too, except for kernels whose timing counting
 	 * itself would disturb (KERNEL_COUNT_APART): perf events on the two
@@ -250,6 +242,7 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	r.samples = res.samples;
 	r.nsamples = res.n;
 	r.iterations_per_sample = res.iters_per_sample;
+	r.retaken = res.retaken;
 	r.alt_metric = ctx.alt_metric;
 	r.alt_per_op = ctx.alt_per_op;
 
@@ -275,8 +268,8 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	r.kvm = ctx.kvm_json;
 	if (opt->in_vm)
 		add_guest_fields(&r, opt->guest_page_bytes, ctx.guest_built_page_bytes);
+	r.page_check = page_check;
 	append(pr, &r);
-	attach_page_check(pr, page_check);
 	free(res.samples);
 
 	pr->done++;

@@ -6,7 +6,10 @@
  * writer and one spelling.  What kernels or other rooms build as JSON stays
  * JSON here (params, backing, counters, pmu, kvm): the record carries it
  * and the writer takes ownership.  A record with `skipped` set is a skipped
- * cell (or a failed one, with `failed`): no samples, summary null. */
+ * cell (or a failed one, with `failed`): no samples, summary null.  While
+ * a run's rounds are measured, records go to the holder of rounds.c, which
+ * keeps the first round's JSON parts: a new owned part must be handled
+ * there too (take_round, drop_parts). */
 #ifndef NESTBENCH_RECORD_H
 #define NESTBENCH_RECORD_H
 
@@ -24,6 +27,7 @@ struct measurement {
 	int cpu;                      /* skipped cells: < 0 is written as null */
 	json_t *params;               /* owned, NULL: {}; the kernel's parameters */
 	uint64_t iterations_per_sample;
+	unsigned retaken;             /* timed samples taken again after a preemption (measure.h) */
 	const double *samples;        /* borrowed, nsamples of them */
 	size_t nsamples;
 	struct summary summary;
@@ -36,6 +40,8 @@ struct measurement {
 	const char *guest_page;       /* mode vm: the requested guest page ("4k", "2m", "1g"); NULL native */
 	uint64_t guest_built_page_bytes; /* 0: not built (null) */
 	const char *mmu_virt_mode;    /* mode vm: how this host virtualizes memory */
+	json_t *rounds;               /* owned, NULL: none; the rounds it was measured in (rounds.c) */
+	json_t *page_check;           /* owned, NULL: none; the touched range's page sizes before and after */
 	const char *skipped;          /* NULL: measured; else the reason */
 	int failed;                   /* a cell attempted and failed: "skipped": "failed: <reason>" */
 };

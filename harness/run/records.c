@@ -28,6 +28,24 @@ static char *key_as(const struct run_record *r, const char *kernel, const char *
 	return identity_key(&f, NULL);
 }
 
+/* The typed view's fields of m that its identity reads (borrowed). */
+static void view_of(struct run_record *r, const struct measurement *m)
+{
+	memset(r, 0, sizeof(*r));
+	r->kernel = m->kernel;
+	r->family = m->family;
+	r->metric = m->metric;
+	r->mode = m->mode;
+	const char *b = json_string_value(json_object_get(m->backing, "requested"));
+	r->backing = b ? b : "";
+	/* As results_measurement_json writes it: a skipped cell's 0 is null. */
+	r->has_ws = !(m->skipped && !m->working_set_bytes);
+	r->working_set_bytes = m->working_set_bytes;
+	r->guest_page = m->guest_page;
+	r->guest_built_page_bytes = m->guest_built_page_bytes;
+	r->summary = m->summary;
+}
+
 static int records_add(struct run_records *rs, const struct measurement *m)
 {
 	if (rs->n == rs->cap) {
@@ -39,21 +57,9 @@ static int records_add(struct run_records *rs, const struct measurement *m)
 		rs->cap = nc;
 	}
 	struct run_record *r = &rs->r[rs->n];
-	memset(r, 0, sizeof(*r));
-	r->kernel = m->kernel;
-	r->family = m->family;
-	r->metric = m->metric;
-	r->mode = m->mode;
+	view_of(r, m);
 	r->backing_json = m->backing ? json_incref(m->backing) : NULL;
-	const char *b = json_string_value(json_object_get(m->backing, "requested"));
-	r->backing = b ? b : "";
-	/* As results_measurement_json writes it: a skipped cell's 0 is null. */
-	r->has_ws = !(m->skipped && !m->working_set_bytes);
-	r->working_set_bytes = m->working_set_bytes;
 	r->params = m->params ? json_incref(m->params) : json_object();
-	r->guest_page = m->guest_page;
-	r->guest_built_page_bytes = m->guest_built_page_bytes;
-	r->summary = m->summary;
 	int bad = !r->params;
 	if (m->skipped) {
 		size_t n = strlen(m->skipped) + sizeof("failed: ");
@@ -76,6 +82,8 @@ static int records_add(struct run_records *rs, const struct measurement *m)
 
 int records_write(struct run_records *rs, struct measurement *m)
 {
+	if (rs->hold)
+		return rs->hold(rs->hold_arg, m);
 	/* The view first: the writer takes m's JSON parts (the view holds its
 	 * own references to backing and params). */
 	int rc = records_add(rs, m);

@@ -38,6 +38,12 @@ struct run_records {
 	struct run_record *r;
 	size_t n, cap;
 	int lost;             /* a view could not be kept (out of memory): derivations would be incomplete */
+	/* While set, records_write hands every measurement to hold() instead
+	 * (which takes its JSON parts and returns what records_write returns):
+	 * the rounds (rounds.h) keep each round's measurement of a point to
+	 * merge them, and write the merged one once, after the last round. */
+	int (*hold)(void *arg, struct measurement *m);
+	void *hold_arg;
 };
 
 /* Write m to rs->measurements (results_measurement_json, which takes m's

@@ -85,6 +85,8 @@ json_t *results_measurement_json(struct measurement *r)
 						      "ci95_high", s->ci95_high * r->alt_per_op));
 		json_object_set_new(m, "skipped", json_null());
 	}
+	if (r->rounds)
+		json_object_set_new(m, "rounds", r->rounds);
 	if (r->counters)
 		json_object_set_new(m, "counters", r->counters);
 	if (r->pmu)
@@ -92,6 +94,8 @@ json_t *results_measurement_json(struct measurement *r)
 	json_object_set_new(m, "flags", own_or(r->flags, json_array()));
 	if (r->kvm)
 		json_object_set_new(m, "kvm", r->kvm);
+	if (r->page_check)
+		json_object_set_new(m, "page_check", r->page_check);
 	if (r->guest_page) {
 		json_object_set_new(m, "guest_page",
 				    json_pack("{s:s, s:o}", "requested", r->guest_page, "built_page_bytes",
@@ -99,7 +103,7 @@ json_t *results_measurement_json(struct measurement *r)
 									: json_null()));
 		json_object_set_new(m, "mmu_virt_mode", json_string(r->mmu_virt_mode ? r->mmu_virt_mode : "?"));
 	}
-	r->backing = r->params = r->counters = r->pmu = r->flags = r->kvm = NULL;
+	r->backing = r->params = r->counters = r->pmu = r->flags = r->kvm = r->rounds = r->page_check = NULL;
 	return m;
 }
 

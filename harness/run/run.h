@@ -36,6 +36,14 @@ struct run_config {
 	int ws_max_explicit;
 	unsigned per_octave, samples, warmup_samples;
 	double target_sample_ns;
+	/* Rounds (rounds.h): every point once per round, in a seeded random
+	 * order; samples and warm-up are split across the rounds, not
+	 * multiplied.  While the rounds run, samples, warmup_samples and
+	 * kopt.seed hold the current round's values (run.c sets and restores
+	 * them, so point.c and run_vm.c measure a round as they measure a run). */
+	unsigned rounds;
+	double precision_pct;    /* adaptive rounds: the interval half-width to reach, % of the median */
+	unsigned time_budget_s;  /* adaptive rounds: at most this long after the base rounds (0: none) */
 	struct kernel_options kopt;
 	const char *events;     /* --events: libpfm4 event strings replacing the CPU's set */
 	int no_pmu;             /* --no-pmu: no hardware counter groups at all */

@@ -33,6 +33,9 @@ enum {
 	OPT_GUEST_MODE,
 	OPT_GUEST_BACKING,
 	OPT_GUEST_TIMEOUT,
+	OPT_ROUNDS,
+	OPT_PRECISION,
+	OPT_TIME_BUDGET,
 };
 
 #define MEMBER(f) (((struct run_config *)0)->f)
@@ -53,6 +56,8 @@ SUITE_SAME(per_octave, per_octave);
 SUITE_SAME(samples, samples);
 SUITE_SAME(warmup_samples, warmup_samples);
 SUITE_SAME(target_sample_ns, target_sample_ns);
+SUITE_SAME(rounds, rounds);
+SUITE_SAME(time_budget_s, time_budget_s);
 
 /* Names to values and back; the messages are those the bats tests expect. */
 static int suite_parse(const char *s, void *out, nb_error *err)
@@ -215,6 +220,21 @@ static const struct cli_opt run_base_opts[] = {
 	{"sample-ms", OPT_SAMPLE_MS, "MS", "target duration of one sample in milliseconds", CLI_V_WORD, NULL,
 	 .type = OPT_T_UINT, FIELD(target_sample_ns), .flags = OPT_F_SUITE | OPT_F_DOUBLE, SUITE(target_sample_ns),
 	 .scale = 1e6, .min = 1, .max = 60000, .config_key = "target_sample_ns"},
+	{"rounds", OPT_ROUNDS, "N",
+	 "measure every point once per round, N rounds, each in its own seeded random order with a fresh chain "
+	 "seed; the samples are split across the rounds and a point's median and interval come from its round "
+	 "medians (default from the suite)",
+	 CLI_V_WORD, NULL, .type = OPT_T_UINT, FIELD(rounds), .flags = OPT_F_SUITE, SUITE(rounds), .min = 1,
+	 .max = 32, .config_key = "rounds"},
+	{"precision", OPT_PRECISION, "PCT",
+	 "adaptive rounds: after the base rounds, measure again the points whose interval half-width exceeds PCT "
+	 "percent of the median, until --time-budget runs out (default 2)",
+	 CLI_V_WORD, NULL, .type = OPT_T_UINT, FIELD(precision_pct), .flags = OPT_F_DOUBLE, .scale = 1, .min = 1,
+	 .max = 100, .def = 2, .config_key = "precision_pct"},
+	{"time-budget", OPT_TIME_BUDGET, "SECONDS",
+	 "adaptive rounds: at most this long after the base rounds; 0: none (default from the suite)", CLI_V_WORD,
+	 NULL, .type = OPT_T_UINT, FIELD(time_budget_s), .flags = OPT_F_SUITE, SUITE(time_budget_s), .max = 86400,
+	 .config_key = "time_budget_s"},
 	{"seed", OPT_SEED, "N", "permutation seed (default 1)", CLI_V_WORD, NULL, .type = OPT_T_UINT,
 	 FIELD(kopt.seed), .def = 1, .config_key = "seed"},
 	{"events", 'e', "LIST",

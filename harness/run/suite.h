@@ -26,6 +26,8 @@ struct suite {
 	unsigned samples;
 	unsigned warmup_samples;
 	double target_sample_ns;
+	unsigned rounds;         /* every point once per round; the samples split across them */
+	unsigned time_budget_s;  /* adaptive rounds after the base ones, at most this long */
 	const struct suite_sizes *sizes; /* per non-sweeping kernel (others: the kernel's defaults) */
 };
 
