@@ -421,10 +421,18 @@ void range_snapshot_take(uintptr_t base, size_t bytes, size_t page_bytes, int hu
 		page_bytes = PAGE_4K;
 	uintptr_t start = base / page_bytes * page_bytes;
 	uintptr_t end = (base + bytes + page_bytes - 1) / page_bytes * page_bytes;
-	struct smaps_summary sm;
-	int have_sm = smaps_self(start, end, &sm, NULL) == 0;
 	struct pagemap_summary pm;
 	int have_pm = pagemap_self(start, end, &pm, NULL) == 0;
+	/* smaps only where the frames cannot say it all: without pagemap, or
+	 * when compound pages of anonymous memory may or may not be PMD-mapped
+	 * (AnonHugePages).  Reading /proc/self/smaps walks the page tables of
+	 * every mapping of the process (all backings' buffers, the VMs'
+	 * memory), a tenth of a second and more, before and after each
+	 * measurement: most of a run's system time when read every time. */
+	struct smaps_summary sm;
+	int have_sm = 0;
+	if (!have_pm || (!hugetlb && pm.in_2m_compound))
+		have_sm = smaps_self(start, end, &sm, NULL) == 0;
 	range_snapshot_classify(have_pm ? &pm : NULL, have_sm ? &sm : NULL, hugetlb, (size_t)(end - start), out);
 }
 
