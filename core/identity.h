@@ -23,7 +23,8 @@
  * machine facts (pcid, page_table_isolation), the VM's host-side cross-check
  * (host_crosscheck_ns_per_access), descriptions (op, timed_at,
  * switches_per_roundtrip) and the rates kernels observe to prove their
- * claims (names ending in "_per_op").  Arrays and objects never count. */
+ * claims (names ending in "_per_op") and the times they measured beside
+ * their metric (names ending in "_ns").  Arrays and objects never count. */
 int identity_param_counts(const char *name, const json_t *value);
 
 /* The identity fields of one measurement, however it is held. */

@@ -33,8 +33,10 @@ static int same(const struct identity_fields *a, const struct identity_fields *b
 static void outcomes_are_not_identity(void **state)
 {
 	(void)state;
-	json_t *p1 = json_pack("{s:i, s:i, s:i}", "stride_bytes", 4096, "seed", 1, "verified_pages", 256);
-	json_t *p2 = json_pack("{s:i, s:i, s:i}", "stride_bytes", 4096, "seed", 2, "verified_pages", 255);
+	json_t *p1 = json_pack("{s:i, s:i, s:i, s:f}", "stride_bytes", 4096, "seed", 1, "verified_pages", 256,
+			       "first_create_boot_ns", 3.0e7);
+	json_t *p2 = json_pack("{s:i, s:i, s:i, s:f}", "stride_bytes", 4096, "seed", 2, "verified_pages", 255,
+			       "first_create_boot_ns", 2.1e7);
 	json_t *p3 = json_pack("{s:i}", "stride_bytes", 64);
 	struct identity_fields a = chase("native", p1), b = chase("native", p2), c = chase("native", p3);
 	assert_true(same(&a, &b));
