@@ -11,7 +11,7 @@
 load helpers
 
 # The runs are shared by the tests of this file (made once, in setup_file).
-ARGS=(run --suite smoke --kernel chase,chase-ctl,mprotect --backing 4k,thp --ws-max 4m --rounds 9 --samples 27
+ARGS=(run --mode native --suite smoke --kernel chase,chase-ctl,mprotect --backing 4k,thp --ws-max 4m --rounds 9 --samples 27
 	--quiet)
 
 setup_file() {
@@ -61,7 +61,7 @@ setup_file() {
 }
 
 @test "rounds: a gate on one round is refused with the reason" {
-	"$NB" run --suite smoke --kernel chase --backing 4k --ws-max 64k --rounds 1 --quiet --out "$D/one.json" >/dev/null
+	"$NB" run --mode native --suite smoke --kernel chase --backing 4k --ws-max 64k --rounds 1 --quiet --out "$D/one.json" >/dev/null
 	jq -e '.measurements[0].rounds.n == 1 and .measurements[0].summary.ci_method == "order statistics of the samples"' "$D/one.json"
 	run "$NB" compare --threshold 5 "$D/one.json" "$D/one.json"
 	assert_failure 2
@@ -70,16 +70,16 @@ setup_file() {
 }
 
 @test "rounds: --rounds, --precision and --time-budget are checked and echoed" {
-	run "$NB" run --rounds 0 --kernel chase --out "$D/x.json"
+	run "$NB" run --mode native --rounds 0 --kernel chase --out "$D/x.json"
 	assert_failure 2
-	run "$NB" run --precision 0 --kernel chase --out "$D/x.json"
+	run "$NB" run --mode native --precision 0 --kernel chase --out "$D/x.json"
 	assert_failure 2
 	[ ! -e "$D/x.json" ]
 	jq -e '.config.rounds == 9 and .config.precision_pct == 2 and .config.time_budget_s == 0' "$D/a.json"
 }
 
 @test "rounds: adaptive rounds measure again what missed the precision, within the budget" {
-	"$NB" run --suite smoke --kernel chase --backing 4k --ws-max 64k --rounds 5 --precision 1 --time-budget 2 \
+	"$NB" run --mode native --suite smoke --kernel chase --backing 4k --ws-max 64k --rounds 5 --precision 1 --time-budget 2 \
 		--quiet --out "$D/ad.json" >/dev/null
 	jq -e '.rounds.time_budget_s == 2 and .rounds.precision_target_pct == 1' "$D/ad.json"
 	# Every measurement either met the target or is listed as having missed it.
