@@ -6,6 +6,7 @@
 #                   reason, where not), then write its report
 #   make examples   regenerate results/examples/ from such a run (results/examples/regenerate.sh)
 #   make test       install missing packages, build, run unit + CLI tests
+#   make bench      build the benchmarks of ci/bench/ (build/bench/)
 #   make deps       install missing Debian packages (root), or print the apt-get line
 #   make install    binary, data files, man pages, completion under DESTDIR/PREFIX
 #   make uninstall  remove what make install installed
@@ -52,7 +53,7 @@ SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 UNIT_SRC  := $(wildcard ci/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:ci/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps run-deps run examples test unit bats lint clean fuzz man install uninstall FORCE
+.PHONY: all deps run-deps run examples test unit bench bats lint clean fuzz man install uninstall FORCE
 all: $(BUILD)/nestbench man
 
 # Guest payload fragments add their own rules and append to GUEST_IMAGES.
@@ -162,6 +163,17 @@ examples: run-deps
 
 unit: $(UNIT_BIN)
 
+# Benchmarks under ci/bench/ built from C: linked with the library objects,
+# optimised as the binary is (not sanitized: they time things).
+BENCH_SRC := $(wildcard ci/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:ci/bench/%.c=$(BUILD)/bench/%)
+LIB_OBJ   := $(filter-out $(BUILD)/obj/harness/cli/main.o,$(OBJ))
+bench: $(BENCH_BIN)
+$(BUILD)/bench/%: ci/bench/%.c $(LIB_OBJ) $(GUEST_IMAGES)
+	@mkdir -p $(@D)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@ci/run-tests.sh
@@ -184,4 +196,4 @@ fuzz:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BENCH_BIN:%=%.d)

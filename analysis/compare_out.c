@@ -320,7 +320,7 @@ static void print_csv(FILE *out, const struct comparison *c)
 {
 	char l[24], lo[24], buf[64];
 	fputs("status,file,baseline,label,kernel,mode,backing,guest_page,working_set_bytes,metric,median_a,median_x,"
-	      "ratio,ci95_low,ci95_high,significant,regression,note\n",
+	      "ratio,ci95_low,ci95_high,p,q,significant,regression,note\n",
 	      out);
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cmp_row *r = &c->rows[i];
@@ -340,6 +340,9 @@ static void print_csv(FILE *out, const struct comparison *c)
 		csv_num(out, r->have_ratio, r->ci.ratio);
 		csv_num(out, r->have_ratio, r->ci.lo);
 		csv_num(out, r->have_ratio, r->ci.hi);
+		/* p and q as the JSON output has them: only where there was a test. */
+		csv_num(out, r->have_ratio && r->ci.enough_samples, r->ci.p);
+		csv_num(out, r->have_ratio && r->ci.enough_samples, r->ci.q);
 		fprintf(out, ",%s,%s,", r->ci.significant ? "yes" : "no", r->regression ? "yes" : "no");
 		esc_csv(out, r->why);
 		fputc('\n', out);
@@ -360,7 +363,7 @@ static void print_csv(FILE *out, const struct comparison *c)
 		}
 		fputc(',', out);
 		esc_csv(out, m->metric);
-		fputs(",,,,,,,,", out);
+		fputs(",,,,,,,,,,", out);
 		esc_csv(out, u->why);
 		fputc('\n', out);
 	}

@@ -96,8 +96,6 @@ size_t findings_count(const struct findings *fs, enum finding_kind kind);
 const struct finding *findings_first(const struct findings *fs, size_t file, enum finding_kind kind);
 const char *finding_kind_name(enum finding_kind kind);
 
-/* A time in ns scaled for reading: "735 ns", "2.30 µs", "1.20 ms", "3.10 s". */
-void fmt_ns(char *buf, size_t len, double ns);
 
 /* The findings as plain text for a terminal, every file string through
  * esc_text(); at most max_src sources listed per finding (0: none). */

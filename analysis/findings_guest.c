@@ -21,15 +21,11 @@ void fnd_tax(struct ctx *c, size_t fi, const struct series *S, const struct kn *
 	if (!nc)
 		return;
 	char nm[64], w[32], va[32], vb[32];
-	struct sb t;
-	if (fnd_sb_open(&t))
+	struct plateau_ratios pr;
+	if (fnd_pr_open(&pr))
 		return;
-	fnd_sb_printf(&t, "Guest's tax, %s guest pages on %s host backing (%s): a chase access costs", S->gp ? S->gp : "?",
-		      S->backing, S->mode);
-	int any = 0;
-	double last = NAN, llo = NAN, lhi = NAN;
-	const struct res_meas *srcs[2 * (MAX_KNEES + 1)];
-	size_t ns = 0;
+	fnd_sb_printf(&pr.t, "Guest's tax, %s guest pages on %s host backing (%s): a chase access costs",
+		      S->gp ? S->gp : "?", S->backing, S->mode);
 	uint64_t prev = 0;
 	for (size_t p = 0; p <= nk; p++) {
 		uint64_t at = fnd_plateau_ws(kn, nk, p, common, nc);
@@ -39,32 +35,15 @@ void fnd_tax(struct ctx *c, size_t fi, const struct series *S, const struct kn *
 		const struct res_meas *mv = fnd_find_meas(f, "chase", S, at), *mn = fnd_find_meas(f, "chase", &N, at);
 		double lo, hi, r = fnd_ratio(mv, mn, &lo, &hi);
 		fnd_fmt_bytes(w, sizeof(w), (double)at);
-		fmt_ns(va, sizeof(va), mv->summary.median);
-		fmt_ns(vb, sizeof(vb), mn->summary.median);
+		format_ns(va, sizeof(va), mv->summary.median);
+		format_ns(vb, sizeof(vb), mn->summary.median);
 		if (p)
 			fnd_knee_name(nm, sizeof(nm), &kn[p - 1], p - 1);
-		fnd_sb_printf(&t, "%s %.2fx native [%.2f, %.2f%s] at %s%s%s (%s vs %s)", any ? ";" : "", r, lo, hi,
+		fnd_sb_printf(&pr.t, "%s %.2fx native [%.2f, %.2f%s] at %s%s%s (%s vs %s)", pr.any ? ";" : "", r, lo, hi,
 			      fnd_spans1(lo, hi), w, p ? ", past native's " : "", p ? nm : "", va, vb);
-		any = 1;
-		last = r;
-		llo = lo;
-		lhi = hi;
-		srcs[ns++] = mv;
-		srcs[ns++] = mn;
+		fnd_pr_keep(&pr, r, lo, hi, mv, mn);
 	}
-	fnd_sb_printf(&t, ".");
-	char *text = fnd_sb_take(&t);
-	if (!any) {
-		free(text);
-		return;
-	}
-	struct finding *x = fnd_add(c, FK_TAX, fi, text);
-	if (x)
-		x->detail = 1;
-	fnd_set_num(x, last, llo, lhi, "x");
-	fnd_set_key(x, "tax", S, NULL);
-	for (size_t i = 0; i < ns; i++)
-		fnd_src_add(c, x, fi, srcs[i], NULL);
+	fnd_pr_finish(c, fi, &pr, FK_TAX, "tax", S);
 }
 
 /* How KVM mapped the VM's memory: per guest page x host backing, the
@@ -292,14 +271,14 @@ void fnd_mmu(struct ctx *c, size_t fi)
 				n = same;
 		}
 		char a[32], b[32], mg[64], mn[64];
-		fmt_ns(a, sizeof(a), g->summary.median);
+		format_ns(a, sizeof(a), g->summary.median);
 		fnd_metric_words(mg, sizeof(mg), g->metric);
 		fnd_sb_printf(&t, "%s %s %s %s", said ? ";" : " The guest kernel's own figures:", g->kernel, a, mg);
 		said = 1;
 		used[nused++] = g;
 		if (!n)
 			continue;
-		fmt_ns(b, sizeof(b), n->summary.median);
+		format_ns(b, sizeof(b), n->summary.median);
 		fnd_metric_words(mn, sizeof(mn), n->metric);
 		used[nused++] = n;
 		if (pairs[k].same_unit) {

@@ -61,6 +61,26 @@ void fnd_src_add(struct ctx *c, struct finding *x, size_t file, const struct res
 void fnd_set_num(struct finding *x, double v, double lo, double hi, const char *unit);
 void fnd_set_key(struct finding *x, const char *kind, const struct series *s, const char *extra);
 
+/* A detail finding that gives a ratio on each plateau of a curve (the
+ * guest's tax, the large-page gain): its sentence is written in t; each
+ * ratio given is kept with the two measurements it read, and the last one
+ * is the finding's number. */
+struct plateau_ratios {
+	struct sb t;
+	int any; /* a ratio was given */
+	double last, lo, hi;
+	const struct res_meas *srcs[2 * (MAX_KNEES + 1)];
+	size_t ns;
+};
+/* 0, or -1 when out of memory (then nothing is to be finished). */
+int fnd_pr_open(struct plateau_ratios *pr);
+void fnd_pr_keep(struct plateau_ratios *pr, double r, double lo, double hi, const struct res_meas *a,
+		 const struct res_meas *b);
+/* End the sentence and add the finding (key: its kind's name and series s),
+ * or nothing when no ratio was given. */
+void fnd_pr_finish(struct ctx *c, size_t fi, struct plateau_ratios *pr, enum finding_kind kind, const char *key,
+		   const struct series *s);
+
 /* ---- findings_series.c: series, knees, plateaus, lookups, formatting ---- */
 
 /* "256 KiB", "11.3 MiB". */

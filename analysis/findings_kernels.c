@@ -105,13 +105,13 @@ void fnd_family(struct ctx *c, size_t fi, const char *family, enum finding_kind 
 		const struct res_meas *b4k = NULL, *best = NULL, *lo_m = by[0], *hi_m = by[0];
 		for (size_t i = 0; i < nb; i++) {
 			const struct res_meas *m = by[i];
-			fmt_ns(a, sizeof(a), m->summary.median);
-			fmt_ns(lo, sizeof(lo), m->summary.ci95_low);
-			fmt_ns(hi, sizeof(hi), m->summary.ci95_high);
+			format_ns(a, sizeof(a), m->summary.median);
+			format_ns(lo, sizeof(lo), m->summary.ci95_low);
+			format_ns(hi, sizeof(hi), m->summary.ci95_high);
 			fnd_sb_printf(&t, "%s %s %s [%s, %s] with %s", i ? ";" : "", a, mw, lo, hi, m->backing);
 			double pm = per_mib(f, m);
 			if (isfinite(pm) && fnd_is_large(m->backing)) {
-				fmt_ns(a, sizeof(a), pm / 256);
+				format_ns(a, sizeof(a), pm / 256);
 				fnd_sb_printf(&t, " (%s per 4K of memory)", a);
 			}
 			if (!strcmp(m->backing, "4k"))
@@ -152,7 +152,7 @@ void fnd_family(struct ctx *c, size_t fi, const char *family, enum finding_kind 
 			if (!n)
 				continue;
 			double l2, h2, q = fnd_ratio(m, n, &l2, &h2);
-			fmt_ns(a, sizeof(a), m->summary.median);
+			format_ns(a, sizeof(a), m->summary.median);
 			fnd_sb_printf(&t, ". In the guest (%s, %s guest pages on %s): %s, %.2fx native [%.2f, %.2f]", m->mode,
 				      m->guest_page ? m->guest_page : "?", m->backing, a, q, l2, h2);
 			break;

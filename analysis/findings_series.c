@@ -9,21 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fmt_ns(char *buf, size_t len, double ns)
-{
-	double a = fabs(ns);
-	if (!isfinite(ns))
-		snprintf(buf, len, "-");
-	else if (a >= 1e9)
-		snprintf(buf, len, "%.3g s", ns / 1e9);
-	else if (a >= 1e6)
-		snprintf(buf, len, "%.3g ms", ns / 1e6);
-	else if (a >= 1e3)
-		snprintf(buf, len, "%.3g µs", ns / 1e3);
-	else
-		snprintf(buf, len, "%.3g ns", ns);
-}
-
 /* "256 KiB", "11.3 MiB". */
 void fnd_fmt_bytes(char *buf, size_t len, double b)
 {
@@ -313,4 +298,42 @@ void fnd_metric_words(char *buf, size_t len, const char *metric)
 	for (char *p = buf; *p; p++)
 		if (*p == '_')
 			*p = ' ';
+}
+
+int fnd_pr_open(struct plateau_ratios *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->last = pr->lo = pr->hi = NAN;
+	return fnd_sb_open(&pr->t);
+}
+
+void fnd_pr_keep(struct plateau_ratios *pr, double r, double lo, double hi, const struct res_meas *a,
+		 const struct res_meas *b)
+{
+	pr->any = 1;
+	pr->last = r;
+	pr->lo = lo;
+	pr->hi = hi;
+	if (pr->ns + 2 <= sizeof(pr->srcs) / sizeof(pr->srcs[0])) {
+		pr->srcs[pr->ns++] = a;
+		pr->srcs[pr->ns++] = b;
+	}
+}
+
+void fnd_pr_finish(struct ctx *c, size_t fi, struct plateau_ratios *pr, enum finding_kind kind, const char *key,
+		   const struct series *s)
+{
+	fnd_sb_printf(&pr->t, ".");
+	char *text = fnd_sb_take(&pr->t);
+	if (!pr->any) {
+		free(text);
+		return;
+	}
+	struct finding *x = fnd_add(c, kind, fi, text);
+	if (x)
+		x->detail = 1;
+	fnd_set_num(x, pr->last, pr->lo, pr->hi, "x");
+	fnd_set_key(x, key, s, NULL);
+	for (size_t i = 0; i < pr->ns; i++)
+		fnd_src_add(c, x, fi, pr->srcs[i], NULL);
 }

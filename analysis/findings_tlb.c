@@ -93,9 +93,9 @@ void fnd_level_cost(struct ctx *c, size_t fi, const struct series *s, const stru
 			continue;
 		fnd_knee_name(nm, sizeof(nm), &k[p - 1], p - 1);
 		fnd_fmt_bytes(w, sizeof(w), (double)at);
-		fmt_ns(v, sizeof(v), tp->y);
-		fmt_ns(lo, sizeof(lo), tp->lo);
-		fmt_ns(hi, sizeof(hi), tp->hi);
+		format_ns(v, sizeof(v), tp->y);
+		format_ns(lo, sizeof(lo), tp->lo);
+		format_ns(hi, sizeof(hi), tp->hi);
 		fnd_sb_printf(&t, "%s past %s translation adds %s per access [%s, %s] (at %s)", any ? ";" : "", nm, v, lo, hi,
 			      w);
 		any = 1;
@@ -278,15 +278,11 @@ void fnd_gain(struct ctx *c, size_t fi, const struct series *L, const struct ser
 	if (!nc)
 		return;
 	char sn[160], nm[64], w[32], va[32], vb[32];
-	struct sb t;
-	if (fnd_sb_open(&t))
+	struct plateau_ratios pr;
+	if (fnd_pr_open(&pr))
 		return;
 	fnd_series_name(sn, sizeof(sn), L);
-	fnd_sb_printf(&t, "Large-page gain, %s instead of 4k:", sn);
-	int any = 0;
-	double last = NAN, llo = NAN, lhi = NAN;
-	const struct res_meas *srcs[2 * (MAX_KNEES + 1)];
-	size_t ns = 0;
+	fnd_sb_printf(&pr.t, "Large-page gain, %s instead of 4k:", sn);
 	for (size_t p = nf ? 1 : 0; p <= nf; p++) {
 		uint64_t at = fnd_plateau_ws(kf, nf, p, common, nc);
 		if (!at)
@@ -296,31 +292,15 @@ void fnd_gain(struct ctx *c, size_t fi, const struct series *L, const struct ser
 		if (p)
 			fnd_knee_name(nm, sizeof(nm), &kf[p - 1], p - 1);
 		fnd_fmt_bytes(w, sizeof(w), (double)at);
-		fmt_ns(va, sizeof(va), ma->summary.median);
-		fmt_ns(vb, sizeof(vb), mb->summary.median);
-		fnd_sb_printf(&t, "%s ", any ? ";" : "");
-		fnd_faster(&t, r, lo, hi);
-		fnd_sb_printf(&t, " at %s%s%s%s (%s vs %s)", w, p ? " (past 4k's " : "", p ? nm : "", p ? ")" : "", vb, va);
-		any = 1;
-		last = r;
-		llo = lo;
-		lhi = hi;
-		srcs[ns++] = ma;
-		srcs[ns++] = mb;
+		format_ns(va, sizeof(va), ma->summary.median);
+		format_ns(vb, sizeof(vb), mb->summary.median);
+		fnd_sb_printf(&pr.t, "%s ", pr.any ? ";" : "");
+		fnd_faster(&pr.t, r, lo, hi);
+		fnd_sb_printf(&pr.t, " at %s%s%s%s (%s vs %s)", w, p ? " (past 4k's " : "", p ? nm : "", p ? ")" : "", vb,
+			      va);
+		fnd_pr_keep(&pr, r, lo, hi, ma, mb);
 	}
-	fnd_sb_printf(&t, ".");
-	char *text = fnd_sb_take(&t);
-	if (!any) {
-		free(text);
-		return;
-	}
-	struct finding *x = fnd_add(c, FK_GAIN, fi, text);
-	if (x)
-		x->detail = 1;
-	fnd_set_num(x, last, llo, lhi, "x");
-	fnd_set_key(x, "gain", L, NULL);
-	for (size_t i = 0; i < ns; i++)
-		fnd_src_add(c, x, fi, srcs[i], NULL);
+	fnd_pr_finish(c, fi, &pr, FK_GAIN, "gain", L);
 }
 
 /* The large-page gain in one sentence per mode: every large-page backing

@@ -191,6 +191,18 @@ static void uniquify(struct series_set *ss)
 	}
 }
 
+/* The series of file fi's curve in one mode, backing and guest page
+ * (NULL: native), labelled with the file's letter. */
+static struct series *curve_get(struct series_set *ss, size_t fi, const char *letter, const char *mode,
+				const char *backing, const char *guest_page)
+{
+	char key[200], label[160];
+	snprintf(key, sizeof(key), "%zu:%.60s:%.60s:%.40s", fi, mode, backing, guest_page ? guest_page : "-");
+	snprintf(label, sizeof(label), "%s %.50s %.50s%s%.40s", letter, mode, backing, guest_page ? " guest=" : "",
+		 guest_page ? guest_page : "");
+	return set_get(ss, key, label);
+}
+
 int plot_latency(const struct plot_src *s, int *nknees, nb_error *err)
 {
 	struct series_set ss = {0};
@@ -269,12 +281,7 @@ int plot_translation(const struct plot_src *s, nb_error *err)
 		file_letter(fi, letter, sizeof(letter));
 		for (size_t i = 0; i < f->ntranslation; i++) {
 			const struct res_derived_point *d = &f->translation[i];
-			char key[200], label[160];
-			const char *g = d->guest_page ? d->guest_page : "-";
-			snprintf(key, sizeof(key), "%zu:%.60s:%.60s:%.40s", fi, d->mode, d->backing, g);
-			snprintf(label, sizeof(label), "%s %.50s %.50s%s%.40s", letter, d->mode, d->backing,
-				 d->guest_page ? " guest=" : "", d->guest_page ? d->guest_page : "");
-			struct series *se = set_get(&ss, key, label);
+			struct series *se = curve_get(&ss, fi, letter, d->mode, d->backing, d->guest_page);
 			if (!se || series_add(se, d->working_set_bytes, d->y, d->lo, d->hi)) {
 				nb_fail(err, "out of memory preparing plot data");
 				goto out;
@@ -314,12 +321,7 @@ int plot_gains(const struct plot_src *s, nb_error *err)
 			}
 			if (!b || l->summary.median <= 0 || l->summary.ci95_low <= 0 || l->summary.ci95_high <= 0)
 				continue;
-			char key[200], label[160];
-			const char *g = l->guest_page ? l->guest_page : "-";
-			snprintf(key, sizeof(key), "%zu:%.60s:%.60s:%.40s", fi, l->mode, l->backing, g);
-			snprintf(label, sizeof(label), "%s %.50s %.50s%s%.40s", letter, l->mode, l->backing,
-				 l->guest_page ? " guest=" : "", l->guest_page ? l->guest_page : "");
-			struct series *se = set_get(&ss, key, label);
+			struct series *se = curve_get(&ss, fi, letter, l->mode, l->backing, l->guest_page);
 			if (!se || series_add(se, l->working_set_bytes, b->summary.median / l->summary.median,
 					      b->summary.ci95_low / l->summary.ci95_high,
 					      b->summary.ci95_high / l->summary.ci95_low)) {

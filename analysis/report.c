@@ -158,6 +158,28 @@ static int sweep(struct report *r, const char *name, int series, int nknees, con
 	return draw(r, "sweep.gp", name, caption, &v, err);
 }
 
+/* A sweep plot of a quantity derived per working set (plotdata.c makes its
+ * series), or the sentence that says why it is not drawn. */
+struct derived_sweep {
+	int (*make)(const struct plot_src *s, nb_error *err); /* series made, or -1 */
+	const char *name, *title, *ylabel;
+	int logy;
+	const char *caption, *missing;
+};
+
+static int derived_sweep_draw(struct report *r, const struct plot_src *s, const struct derived_sweep *d,
+			      nb_error *err)
+{
+	int k = d->make(s, err);
+	if (k < 0)
+		return -1;
+	if (k == 0) {
+		add_missing(r, d->missing);
+		return 0;
+	}
+	return sweep(r, d->name, k, 0, d->title, d->ylabel, d->logy, d->caption, err);
+}
+
 static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_error *err)
 {
 	struct plot_src s = {.files = r->files, .n = r->n, .dirfd = r->dirfd};
@@ -177,20 +199,16 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 	} else {
 		add_missing(r, "Latency plot not drawn: no chase measurements with a working set.");
 	}
-	k = plot_translation(&s, err);
-	if (k < 0)
+	static const struct derived_sweep translation = {
+		plot_translation, "translation", "translation cost per access, per backing and guest page",
+		"ns per access (chase minus chase-ctl)", 0,
+		"Address-translation share of each access (chase minus its cache-resident control "
+		"chase-ctl at the same working set and backing), native and per guest page size in the VM, "
+		"with 95% intervals: the plateaus between knees are what each TLB level costs.",
+		"Translation plot not drawn: derived.translation is empty in every file.",
+	};
+	if (derived_sweep_draw(r, &s, &translation, err))
 		return -1;
-	if (k > 0) {
-		if (sweep(r, "translation", k, 0, "translation cost per access, per backing and guest page",
-			  "ns per access (chase minus chase-ctl)", 0,
-			  "Address-translation share of each access (chase minus its cache-resident control "
-			  "chase-ctl at the same working set and backing), native and per guest page size in the VM, "
-			  "with 95% intervals: the plateaus between knees are what each TLB level costs.",
-			  err))
-			return -1;
-	} else {
-		add_missing(r, "Translation plot not drawn: derived.translation is empty in every file.");
-	}
 	for (size_t fi = 0; fi < r->n; fi++) {
 		uint64_t list[MAX_WS + 1];
 		size_t nl = 0;
@@ -222,20 +240,16 @@ static int make_plots(struct report *r, const uint64_t *ws_opt, size_t nws, nb_e
 				return -1;
 		}
 	}
-	k = plot_gains(&s, err);
-	if (k < 0)
+	static const struct derived_sweep gains = {
+		plot_gains, "gains", "large-page gain: 4k latency / large-page latency",
+		"4k / large-page chase latency (x, log scale)", 1,
+		"Large-page gain vs working set: the 4K chase latency divided by the large-page one of the "
+		"same mode and guest page (above 1: large pages are faster), with conservative intervals "
+		"from the two 95% intervals. A line near 1 everywhere is a splintered backing.",
+		"Large-page gain plot not drawn: no large-page chase beside a 4k one.",
+	};
+	if (derived_sweep_draw(r, &s, &gains, err))
 		return -1;
-	if (k > 0) {
-		if (sweep(r, "gains", k, 0, "large-page gain: 4k latency / large-page latency",
-			  "4k / large-page chase latency (x, log scale)", 1,
-			  "Large-page gain vs working set: the 4K chase latency divided by the large-page one of the "
-			  "same mode and guest page (above 1: large pages are faster), with conservative intervals "
-			  "from the two 95% intervals. A line near 1 everywhere is a splintered backing.",
-			  err))
-			return -1;
-	} else {
-		add_missing(r, "Large-page gain plot not drawn: no large-page chase beside a 4k one.");
-	}
 	r->drawing_key = 0;
 	static const struct {
 		const char *family, *what, *note;
@@ -724,9 +738,9 @@ static void text_tables(FILE *out, const struct report *r)
 						char cellbuf[128] = "-";
 						if (hit) {
 							char a[32], lo[32], hi[32];
-							fmt_ns(a, sizeof(a), hit->summary.median);
-							fmt_ns(lo, sizeof(lo), hit->summary.ci95_low);
-							fmt_ns(hi, sizeof(hi), hit->summary.ci95_high);
+							format_ns(a, sizeof(a), hit->summary.median);
+							format_ns(lo, sizeof(lo), hit->summary.ci95_low);
+							format_ns(hi, sizeof(hi), hit->summary.ci95_high);
 							snprintf(cellbuf, sizeof(cellbuf), "%s [%s, %s]", a, lo, hi);
 						}
 						fprintf(out, " %26s", cellbuf);

@@ -167,6 +167,7 @@ static int chase_setup(struct kernel_ctx *ctx, nb_error *err)
 		return nb_fail(err, "out of memory");
 	st->cursor = b->base;
 	ctx->priv = st;
+	ctx->lap_iters = chase_elements(ctx->working_set_bytes, ctx->opt);
 	uint64_t span = chase_span_bytes(chase_elements(ctx->working_set_bytes, ctx->opt), page_stride(ctx->opt));
 	size_t page = b->verified_page_bytes ? b->verified_page_bytes : 4096;
 	json_object_set_new(ctx->params, "verified_pages", json_integer((json_int_t)pages_of(span, page)));
@@ -191,6 +192,7 @@ static int ctl_setup(struct kernel_ctx *ctx, nb_error *err)
 	}
 	st->cursor = st->ctl->base;
 	ctx->priv = st;
+	ctx->lap_iters = chase_elements(ctx->working_set_bytes, opt);
 	ctx->touched_buf = st->ctl; /* the range whose pages the harness checks */
 	ctx->touched_bytes = (size_t)span;
 	/* What the control really ran on; verified_pages counts its pages.
@@ -303,4 +305,5 @@ const struct kernel_desc kernel_chase_ctl = {
 	.guest_chase_stride = ctl_stride,
 	.opts = chase_opts,
 	.check_opts = chase_check_opts,
+	.control_of = "chase",
 };

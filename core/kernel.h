@@ -87,6 +87,12 @@ struct kernel_ctx {
 	 * whole batch, so a slow (emulated) guest kernel is not timed one
 	 * operation at a time. */
 	uint64_t min_iters_per_sample;
+	/* Optional (setup sets it): the operations that touch all the memory
+	 * the samples touch once (the chase: its chain's length).  A sample
+	 * timed in turn with another kernel's (measure_interleaved) is preceded
+	 * by this many untimed ones, at most a sample's worth, so that it starts
+	 * from its own caches and TLB, not the other's.  0: a sample's worth. */
+	uint64_t lap_iters;
 	/* Optional (setup sets them): the memory the timed samples touch when it
 	 * is not the harness buffer's [base, base + params.span_bytes) (chase-ctl
 	 * walks a mapping of its own); the harness verifies the page sizes of
@@ -155,6 +161,11 @@ struct kernel_desc {
 	/* Optional: checks between those options once parsed, whichever kernels
 	 * run; -1 with the message in err (a usage error). */
 	int (*check_opts)(const struct kernel_options *opt, nb_error *err);
+	/* Non-NULL: this kernel is the translation-free control of the kernel
+	 * so named; where both sweep in a run they are timed natively sample by
+	 * sample in turn (harness/run/point.c, point_measure_pair), so that
+	 * their difference carries no drift between two series. */
+	const char *control_of;
 };
 
 /* All kernels, in the order `nestbench list` shows them. */

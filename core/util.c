@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,14 @@ void nb_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void nb_note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
+	va_end(ap);
+}
+
 void nb_die(int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -139,6 +148,21 @@ void format_size(size_t bytes, char *buf, size_t len)
 		u++;
 	}
 	snprintf(buf, len, "%zu%c", bytes, units[u]);
+}
+
+void format_ns(char *buf, size_t len, double ns)
+{
+	double a = fabs(ns);
+	if (!isfinite(ns))
+		snprintf(buf, len, "-");
+	else if (a >= 1e9)
+		snprintf(buf, len, "%.3g s", ns / 1e9);
+	else if (a >= 1e6)
+		snprintf(buf, len, "%.3g ms", ns / 1e6);
+	else if (a >= 1e3)
+		snprintf(buf, len, "%.3g µs", ns / 1e3);
+	else
+		snprintf(buf, len, "%.3g ns", ns);
 }
 
 int parse_uint(const char *s, unsigned long max, unsigned long *out, nb_error *err)

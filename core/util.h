@@ -39,6 +39,9 @@ void fputs_visible(const char *s, FILE *out);
  * control bytes in the message escaped (fputs_visible). */
 void nb_error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void nb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Progress on stderr, "nestbench: ..." with no "warning:": what a long step
+ * is doing, nothing the user needs to act on. */
+void nb_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void nb_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parse a byte size: a decimal number with an optional binary suffix
@@ -49,6 +52,9 @@ int parse_size(const char *s, size_t *out, nb_error *err);
 
 /* Format bytes compactly with the largest exact binary unit ("16K", "2M", "1536K"). */
 void format_size(size_t bytes, char *buf, size_t len);
+/* A time in nanoseconds in the unit that suits it, 3 significant digits:
+ * "2.96 ns", "1.94 µs", "12.5 ms", "3.1 s"; "-" when not finite. */
+void format_ns(char *buf, size_t len, double ns);
 
 /* Parse a non-negative decimal integer no larger than max. */
 int parse_uint(const char *s, unsigned long max, unsigned long *out, nb_error *err);

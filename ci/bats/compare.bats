@@ -144,6 +144,17 @@ hostile() {
 	assert_line --index 0 --partial "status,file,baseline,label,kernel"
 	assert_output --partial 'matched,B,A,"chase native 4k ws=64M'
 	assert_output --partial 'unmatched,B,A,"madvise-dontneed'
+	# p and q as the JSON has them, and every row as wide as the header.
+	assert_line --index 0 --partial ",ci95_high,p,q,significant,"
+	python3 -c '
+import csv, sys
+rows = list(csv.reader(sys.stdin))
+head = rows[0]
+assert all(len(r) == len(head) for r in rows), "ragged rows"
+m = [r for r in rows[1:] if r[0] == "matched" and r[head.index("p")]]
+assert m, "no matched row has a p"
+assert all(0 <= float(r[head.index("q")]) <= 1 for r in m)
+' <<<"$output"
 }
 
 @test "compare: three files compare each with the first" {

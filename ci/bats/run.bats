@@ -158,3 +158,28 @@ setup_file() {
 	run jq -e '.timing | .tsc_ticks_per_ns > 0 and .timer_overhead_ticks >= 0 and .loop_overhead_ns_per_access >= 0' "$NB_OUT"
 	assert_success
 }
+
+@test "no two cells share an identity: the run compared with itself matches every row" {
+	# Skipped cells keep what tells them apart (variant, threads, placement):
+	# vmexit's pio and mmio variants both skip natively, and must stay two.
+	run jq '[.measurements[] | select(.kernel == "vmexit" and .mode == "native" and .skipped != null)]
+		| group_by(.backing.requested)
+		| map(map(.params.variant) | (length >= 2 and length == (unique | length))) | all' "$NB_OUT"
+	assert_output true
+	run "$NB" compare --format json "$NB_OUT" "$NB_OUT"
+	assert_success
+	run jq '[.unmatched[] | select(.reason | startswith("same identity"))] | length' <<<"$output"
+	assert_output 0
+}
+
+@test "natively the chase and its control are timed in turn, each naming the other" {
+	run jq -r '[.measurements[] | select(.mode == "native" and .family == "chase" and .skipped == null)
+		| "\(.kernel) \(.params.interleaved.with)"] | unique | .[]' "$NB_OUT"
+	if jq -e '[.measurements[] | select(.kernel == "chase-ctl" and .skipped == null)] | length == 0' "$NB_OUT" \
+		>/dev/null; then
+		# No hugetlb page for the control: the chase is timed alone.
+		assert_output "chase null"
+	else
+		assert_output $'chase chase-ctl\nchase-ctl chase'
+	fi
+}

@@ -324,22 +324,6 @@ static void test_hostile(void **state)
 	unload(&l);
 }
 
-static void test_fmt_ns(void **state)
-{
-	(void)state;
-	char b[32];
-	fmt_ns(b, sizeof(b), 735);
-	assert_string_equal(b, "735 ns");
-	fmt_ns(b, sizeof(b), 2300);
-	assert_string_equal(b, "2.3 µs");
-	fmt_ns(b, sizeof(b), 1.2e6);
-	assert_string_equal(b, "1.2 ms");
-	fmt_ns(b, sizeof(b), 3.1e9);
-	assert_string_equal(b, "3.1 s");
-	fmt_ns(b, sizeof(b), NAN);
-	assert_string_equal(b, "-");
-}
-
 /* The run's terminal summary goes through the same findings. */
 static void test_print_doc(void **state)
 {
@@ -367,7 +351,7 @@ int main(void)
 		cmocka_unit_test(test_splintered), cmocka_unit_test(test_one_step_not_splintered),
 		cmocka_unit_test(test_reach512),   cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_novm),	   cmocka_unit_test(test_allskipped), cmocka_unit_test(test_two_files),
-		cmocka_unit_test(test_hostile),	   cmocka_unit_test(test_fmt_ns),     cmocka_unit_test(test_print_doc),
+		cmocka_unit_test(test_hostile), cmocka_unit_test(test_print_doc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -205,6 +206,22 @@ static void visible_escapes_controls(void **state)
 	free(text);
 }
 
+static void test_format_ns(void **state)
+{
+	(void)state;
+	char b[32];
+	format_ns(b, sizeof(b), 735);
+	assert_string_equal(b, "735 ns");
+	format_ns(b, sizeof(b), 2300);
+	assert_string_equal(b, "2.3 µs");
+	format_ns(b, sizeof(b), 1.2e6);
+	assert_string_equal(b, "1.2 ms");
+	format_ns(b, sizeof(b), 3.1e9);
+	assert_string_equal(b, "3.1 s");
+	format_ns(b, sizeof(b), NAN);
+	assert_string_equal(b, "-");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +232,7 @@ int main(void)
 		cmocka_unit_test(atomic_write_and_failure_leave_nothing_half_done),
 		cmocka_unit_test(mkdir_parents_creates_the_chain),
 		cmocka_unit_test(results_round_trip),
+		cmocka_unit_test(test_format_ns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

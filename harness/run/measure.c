@@ -62,17 +62,13 @@ double measure_loop_overhead_ns(void)
 	return best;
 }
 
-int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, const struct measure_observer *obs,
-		   struct measure_result *out, nb_error *err)
+/* Double until a sample takes at least 1/8 of the target, then scale
+ * straight to the target: few calibration runs even for slow kernels. */
+static int calibrate(struct kernel_ctx *ctx, const struct measure_config *mc, double slow, uint64_t *out,
+		     nb_error *err)
 {
-	const double tpn = tsc_ticks_per_ns();
-	const uint64_t overhead = tsc_overhead_ticks();
-	const double target_ticks = mc->target_sample_ns * tpn;
+	const double target_ticks = mc->target_sample_ns * tsc_ticks_per_ns();
 	uint64_t iters = 1, ticks = 0;
-	const double slow = test_slowdown(ctx->desc->name);
-
-	/* Double until a sample takes at least 1/8 of the target, then scale
-	 * straight to the target: few calibration runs even for slow kernels. */
 	for (;;) {
 		if (one_sample(ctx, iters, &ticks, err, slow))
 			return -1;
@@ -88,53 +84,167 @@ int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, cons
 		iters = ctx->min_iters_per_sample;
 	if (mc->max_iters && iters > mc->max_iters)
 		iters = mc->max_iters;
+	*out = iters;
+	return 0;
+}
 
-	for (unsigned i = 0; i < mc->warmup_samples; i++)
-		if (one_sample(ctx, iters, &ticks, err, slow))
-			return -1;
+/* One kernel's part of a timed series. */
+struct arm {
+	struct kernel_ctx *ctx;
+	const struct measure_observer *obs;
+	double slow;
+	uint64_t iters;
+	double *s;
+	unsigned n, taken, retaken;
+	uint64_t lap_ops; /* untimed operations inside the observer's window */
+};
 
-	double *s = malloc(mc->samples * sizeof(*s));
-	if (!s)
-		return nb_fail(err, "out of memory");
+/* The thread's involuntary context switches so far: the series' last
+ * reading is taken after each sample, so a change says that sample was
+ * preempted, whichever arm ran before it. */
+struct series {
+	const struct measure_config *mc;
+	long pre; /* -1: not watched */
+	uint64_t overhead;
+	double tpn;
+};
+
+static long series_preemptions(const struct series *se)
+{
+	const struct measure_config *mc = se->mc;
+	return mc->preemptions ? mc->preemptions(mc->preemptions_arg) : preemptions();
+}
+
+/* One timed sample of arm a, kept or (preempted) to be taken again.
+ * turn: the sample is timed in turn with another arm's, so its observer
+ * runs around this sample only, and a lap of its own (untimed) first puts
+ * back the caches and TLB the other arm's sample took. */
+static int timed_sample(struct series *se, struct arm *a, int turn, nb_error *err)
+{
+	uint64_t ticks = 0;
+	int rc = 0;
+	if (turn && a->obs)
+		a->obs->start(a->obs->ctx);
+	if (turn) {
+		uint64_t lap = a->ctx->lap_iters && a->ctx->lap_iters < a->iters ? a->ctx->lap_iters : a->iters;
+		rc = a->ctx->desc->sample(a->ctx, lap, &ticks, err);
+		a->lap_ops += lap;
+	}
+	if (rc == 0)
+		rc = one_sample(a->ctx, a->iters, &ticks, err, a->slow);
+	if (turn && a->obs)
+		a->obs->stop(a->obs->ctx);
+	a->taken++;
+	if (rc)
+		return -1;
+	if (se->pre >= 0) {
+		long now = series_preemptions(se);
+		int preempted = now != se->pre;
+		se->pre = now;
+		if (preempted && a->retaken < 2 * se->mc->samples + 3) {
+			a->retaken++;
+			return 0;
+		}
+	}
+	uint64_t net = ticks > se->overhead ? ticks - se->overhead : 0;
+	a->s[a->n++] = (double)net / se->tpn / (double)a->iters;
+	return 0;
+}
+
+static int arm_begin(struct arm *a, struct kernel_ctx *ctx, const struct measure_observer *obs,
+		     const struct measure_config *mc, nb_error *err)
+{
+	memset(a, 0, sizeof(*a));
+	a->ctx = ctx;
+	a->obs = obs;
+	a->slow = test_slowdown(ctx->desc->name);
+	if (calibrate(ctx, mc, a->slow, &a->iters, err))
+		return -1;
+	a->s = malloc((mc->samples ? mc->samples : 1) * sizeof(*a->s));
+	return a->s ? 0 : nb_fail(err, "out of memory");
+}
+
+static void arm_result(struct arm *a, struct measure_result *out)
+{
+	out->samples = a->s;
+	out->n = a->n;
+	out->iters_per_sample = a->iters;
+	/* The observer ran across the retaken samples and the laps too. */
+	out->total_ops = a->iters * a->taken + a->lap_ops;
+	out->retaken = a->retaken;
+	a->s = NULL;
+}
+
+/* One untimed sample (warm-up: caches, TLB and the branch predictor). */
+static int warm_one(struct arm *a, nb_error *err)
+{
+	uint64_t ticks;
+	return one_sample(a->ctx, a->iters, &ticks, err, a->slow);
+}
+
+int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, const struct measure_observer *obs,
+		   struct measure_result *out, nb_error *err)
+{
+	struct arm a;
+	int rc = arm_begin(&a, ctx, obs, mc, err);
+	for (unsigned i = 0; i < mc->warmup_samples && rc == 0; i++)
+		rc = warm_one(&a, err);
+	if (rc) {
+		free(a.s);
+		return -1;
+	}
 	/* The counters run across the whole timed series, not around each
 	 * sample: enabling and disabling them is a system call per event per
 	 * sample, and in a guest each is a world switch whose cache and TLB
 	 * footprint the next sample pays for, a cost that weighs more the
 	 * shorter the samples (issue 12, item 1; ci/bench/sample-length.sh).
-	 * Between samples only the loop's own arithmetic runs. */
-	/* (With retake_preempted, one getrusage after each sample: the one
-	 * system call between samples, the price of knowing.) */
-	unsigned retaken = 0, taken = 0;
-	long pre = mc->retake_preempted ? preemptions() : -1;
+	 * Between samples only the loop's own arithmetic runs (and, with
+	 * retake_preempted, one getrusage: the price of knowing). */
+	struct series se = {mc, -1, tsc_overhead_ticks(), tsc_ticks_per_ns()};
+	if (mc->retake_preempted)
+		se.pre = series_preemptions(&se);
 	if (obs)
 		obs->start(obs->ctx);
-	for (unsigned i = 0; i < mc->samples;) {
-		int rc = one_sample(ctx, iters, &ticks, err, slow);
-		taken++;
-		if (rc) {
-			if (obs)
-				obs->stop(obs->ctx);
-			free(s);
-			return -1;
-		}
-		if (pre >= 0) {
-			long now = preemptions();
-			int preempted = now != pre;
-			pre = now;
-			if (preempted && retaken < 2 * mc->samples + 3) {
-				retaken++;
-				continue;
-			}
-		}
-		uint64_t net = ticks > overhead ? ticks - overhead : 0;
-		s[i++] = (double)net / tpn / (double)iters;
-	}
+	while (rc == 0 && a.n < mc->samples)
+		rc = timed_sample(&se, &a, 0, err);
 	if (obs)
 		obs->stop(obs->ctx);
-	out->samples = s;
-	out->n = mc->samples;
-	out->iters_per_sample = iters;
-	out->total_ops = iters * taken; /* the observer ran across the retaken samples too */
-	out->retaken = retaken;
+	if (rc) {
+		free(a.s);
+		return -1;
+	}
+	arm_result(&a, out);
+	return 0;
+}
+
+int measure_interleaved(struct kernel_ctx *const ctx[2], const struct measure_config *mc,
+			const struct measure_observer *const obs[2], struct measure_result out[2], nb_error *err)
+{
+	struct arm a[2];
+	memset(a, 0, sizeof(a));
+	int rc = arm_begin(&a[0], ctx[0], obs[0], mc, err);
+	if (rc == 0)
+		rc = arm_begin(&a[1], ctx[1], obs[1], mc, err);
+	/* Warm-up and timed samples alternate A B, B A, A B, ...: a drift of the
+	 * machine that is linear over a pair falls on both arms alike. */
+	for (unsigned i = 0; i < mc->warmup_samples && rc == 0; i++)
+		if ((rc = warm_one(&a[i % 2], err)) == 0)
+			rc = warm_one(&a[1 - i % 2], err);
+	struct series se = {mc, -1, tsc_overhead_ticks(), tsc_ticks_per_ns()};
+	if (mc->retake_preempted)
+		se.pre = series_preemptions(&se);
+	for (unsigned pair = 0; rc == 0 && (a[0].n < mc->samples || a[1].n < mc->samples); pair++)
+		for (unsigned j = 0; j < 2 && rc == 0; j++) {
+			struct arm *x = &a[(pair + j) % 2];
+			if (x->n < mc->samples)
+				rc = timed_sample(&se, x, 1, err);
+		}
+	if (rc) {
+		free(a[0].s);
+		free(a[1].s);
+		return -1;
+	}
+	arm_result(&a[0], &out[0]);
+	arm_result(&a[1], &out[1]);
 	return 0;
 }

@@ -7,6 +7,15 @@
  * fenced timer pair.  An observer (counters) is started before the first
  * timed sample and stopped after the last, never around calibration or
  * warm-up: no system call runs between two timed samples.
+ *
+ * measure_interleaved times two kernels sample by sample (a chase and its
+ * translation-free control: their difference must not carry the drift of
+ * the minutes between two series).  Each timed sample there is preceded
+ * by an untimed lap of its own kernel (kernel_ctx.lap_iters), so that it
+ * starts from its own caches and TLB rather than the other kernel's, and
+ * each kernel's observer runs around its own lap and sample only, so its
+ * counts stay its own, at the price of enabling and disabling the
+ * counters between samples.
  */
 #ifndef NESTBENCH_MEASURE_H
 #define NESTBENCH_MEASURE_H
@@ -35,6 +44,11 @@ struct measure_config {
 	 * times in all: it timed the scheduler, not the kernel.  Only for
 	 * kernels that never switch by design (point.c decides). */
 	int retake_preempted;
+	/* The involuntary context switches so far of the thread that runs the
+	 * samples (-1: unknown); NULL: the calling thread's.  A VM's chase runs
+	 * on its vCPU thread, which counts its own (vm_reply.preempted). */
+	long (*preemptions)(void *arg);
+	void *preemptions_arg;
 };
 
 struct measure_observer {
@@ -59,5 +73,13 @@ double measure_loop_overhead_ns(void);
 
 int measure_kernel(struct kernel_ctx *ctx, const struct measure_config *mc, const struct measure_observer *obs,
 		   struct measure_result *out, nb_error *err);
+
+/* Two kernels, each calibrated on its own, then their warm-up and timed
+ * samples alternated A B, B A, A B, ... (a drift linear over a pair falls
+ * on both alike), each timed sample after a lap of its own; a preempted
+ * sample is taken again at its arm's next turn.  obs[i] may be NULL.  On
+ * error neither result is filled. */
+int measure_interleaved(struct kernel_ctx *const ctx[2], const struct measure_config *mc,
+			const struct measure_observer *const obs[2], struct measure_result out[2], nb_error *err);
 
 #endif

@@ -70,6 +70,26 @@ static void append(struct point_run *pr, struct measurement *r)
 	records_write(pr->recs, r);
 }
 
+/* What tells a cell of kernel k from its siblings at one working set (its
+ * variant, thread count, placement): a skipped or failed cell records it,
+ * so that two such cells never share an identity (core/identity.h) and a
+ * skip in one run matches the same skip in another.  NULL: nothing. */
+static json_t *cell_params(const struct kernel_desc *k, const struct kernel_options *opt)
+{
+	json_t *p = json_object();
+	if (opt->variant)
+		json_object_set_new(p, "variant", json_string(opt->variant));
+	if (k->flags & KERNEL_USES_THREADS)
+		json_object_set_new(p, "threads", json_integer(opt->threads));
+	if (k->flags & KERNEL_USES_PLACEMENT)
+		json_object_set_new(p, "placement", json_string(kernel_placement_name(opt->placement)));
+	if (json_object_size(p) == 0) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* A VM cell that failed (guest fault, watchdog, VMM error) becomes a
  * measurement with the reason, and the run goes on: one bad cell must not
  * lose a long run's data.  The exit status says that some failed. */
@@ -85,8 +105,7 @@ static void fail_vm_cell(struct point_run *pr, const struct kernel_desc *k, stru
 	struct measurement r;
 	record_skipped(&r, k->name, k->family, k->metric, "vm", buffer_json(buf), ws, cpu, why);
 	r.failed = 1;
-	if (opt->variant)
-		r.params = json_pack("{s:s}", "variant", opt->variant);
+	r.params = cell_params(k, opt);
 	add_guest_fields(&r, opt->guest_page_bytes, 0);
 	append(pr, &r);
 }
@@ -136,12 +155,34 @@ static json_t *counters_part(struct swcount *sw, const uint64_t *counts, uint64_
 	return c;
 }
 
-int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
-		  const struct kernel_options *opt)
+/* One measurement between its set-up and its record. */
+struct point {
+	const struct kernel_desc *k;
+	struct buffer *buf;
+	const struct kernel_options *opt;
+	struct kernel_ctx ctx;
+	struct measurement r;
+	int apart;
+	struct swcount own_sw, *sw;
+	struct counting cnt;
+	struct measure_observer obs;
+	struct measure_config mc;
+	struct range_watch rw; /* the touched range's page sizes, before and after */
+};
+
+/* Set the kernel up and open its counters: 1 when it is ready to be timed;
+ * 0 when it was recorded as skipped (or as a failed VM cell); -1 on an
+ * error that ends the run (reported). */
+static int point_begin(struct point_run *pr, struct point *p, const struct kernel_desc *k, struct buffer *buf,
+		       size_t ws, int cpu, const struct kernel_options *opt)
 {
 	const struct run_config *cfg = pr->cfg;
 	nb_error err = {{0}};
-	struct kernel_ctx ctx = {
+	memset(p, 0, sizeof(*p));
+	p->k = k;
+	p->buf = buf;
+	p->opt = opt;
+	p->ctx = (struct kernel_ctx){
 		.desc = k,
 		.backing = buf->kind,
 		.buf = (k->flags & KERNEL_NEEDS_BUFFER) ? buf : NULL,
@@ -152,19 +193,19 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		.flags = json_array(),
 	};
 	const char *mode = opt->in_vm ? "vm" : "native";
-	struct measurement r = {.kernel = k->name, .family = k->family, .metric = k->metric, .mode = mode, .cpu = cpu};
-	int apart = (k->flags & KERNEL_COUNT_APART) && pr->have_sw;
-	struct swcount own_sw, *sw = apart ? NULL : counting_open(pr->have_sw, k, &own_sw);
-	int rc = k->setup(&ctx, &err);
+	p->r = (struct measurement){.kernel = k->name, .family = k->family, .metric = k->metric, .mode = mode, .cpu = cpu};
+	p->apart = (k->flags & KERNEL_COUNT_APART) && pr->have_sw;
+	p->sw = p->apart ? NULL : counting_open(pr->have_sw, k, &p->own_sw);
+	int rc = k->setup(&p->ctx, &err);
 	/* A kernel that sizes its own memory (a guest-kernel figure touches as
 	 * many guest pages as its region holds, up to its own count) says in
 	 * setup what it works on: that is the measurement's working set. */
-	ws = ctx.working_set_bytes;
-	r.working_set_bytes = ws;
+	ws = p->ctx.working_set_bytes;
+	p->r.working_set_bytes = ws;
 	if (rc != 0) {
-		drop_ctx_json(&ctx);
-		if (sw)
-			swcount_close(sw);
+		drop_ctx_json(&p->ctx);
+		if (p->sw)
+			swcount_close(p->sw);
 		if (rc < 0 && !opt->in_vm) {
 			nb_error_msg("%s", err.msg);
 			return -1;
@@ -173,13 +214,14 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 			fail_vm_cell(pr, k, buf, ws, cpu, opt, err.msg);
 			return 0;
 		}
-		record_skipped(&r, k->name, k->family, k->metric, mode, buffer_json(buf), ws, cpu, err.msg);
+		record_skipped(&p->r, k->name, k->family, k->metric, mode, buffer_json(buf), ws, cpu, err.msg);
+		p->r.params = cell_params(k, opt);
 		if (opt->in_vm)
-			add_guest_fields(&r, opt->guest_page_bytes, 0);
-		append(pr, &r);
+			add_guest_fields(&p->r, opt->guest_page_bytes, 0);
+		append(pr, &p->r);
 		return 0;
 	}
-	struct measure_config mc = {
+	p->mc = (struct measure_config){
 		.samples = cfg->samples,
 		.warmup_samples = cfg->warmup_samples,
 		.target_sample_ns = cfg->target_sample_ns,
@@ -190,87 +232,105 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 	/* Hardware counters too, except for kernels whose timing counting
 	 * itself would disturb (KERNEL_COUNT_APART): perf events on the two
 	 * sides of a context switch slow every switch. */
-	struct counting cnt = {sw, NULL};
-	if (!cfg->no_pmu && !apart && !opt->in_vm) {
+	p->cnt = (struct counting){p->sw, NULL};
+	if (!cfg->no_pmu && !p->apart && !opt->in_vm) {
 		struct pmu_request rq = {.events = cfg->events, .no_software = 1};
-		cnt.pmu = pmu_session_open(&rq, &err);
-		if (!cnt.pmu) {
+		p->cnt.pmu = pmu_session_open(&rq, &err);
+		if (!p->cnt.pmu) {
 			nb_error_msg("%s", err.msg);
-			if (sw)
-				swcount_close(sw);
+			if (p->sw)
+				swcount_close(p->sw);
 			if (k->teardown)
-				k->teardown(&ctx);
-			drop_ctx_json(&ctx);
+				k->teardown(&p->ctx);
+			drop_ctx_json(&p->ctx);
 			return -1;
 		}
 	}
-	struct measure_observer obs = {&cnt, counting_start, counting_stop};
-	struct measure_result res = {0};
+	p->obs = (struct measure_observer){&p->cnt, counting_start, counting_stop};
+	if (p->sw)
+		swcount_reset(p->sw);
+	range_watch_begin(&p->rw, &p->ctx);
+	return 1;
+}
+
+/* The observer measure.c is to run around the timed samples, if any. */
+static const struct measure_observer *point_observer(const struct point *p)
+{
+	return (p->sw || p->cnt.pmu) ? &p->obs : NULL;
+}
+
+/* After the timed samples (rc: measure.c's): check, record and tear down.
+ * 0, or -1 on an error that ends the run (reported). */
+static int point_finish(struct point_run *pr, struct point *p, int rc, struct measure_result *res, const nb_error *merr)
+{
+	const struct run_config *cfg = pr->cfg;
+	const struct kernel_desc *k = p->k;
+	const struct kernel_options *opt = p->opt;
+	struct kernel_ctx *ctx = &p->ctx;
+	struct measurement *r = &p->r;
+	struct swcount *sw = p->sw;
+	size_t ws = r->working_set_bytes;
+	json_t *page_check = range_watch_end(&p->rw, ctx->flags, ctx->params);
+	if (k->teardown)
+		k->teardown(ctx);
 	uint64_t counts[SWC_COUNT];
 	for (int i = 0; i < SWC_COUNT; i++)
 		counts[i] = UINT64_MAX;
 	if (sw)
-		swcount_reset(sw);
-	struct range_watch rw; /* the touched range's page sizes, before and after */
-	range_watch_begin(&rw, &ctx);
-	rc = measure_kernel(&ctx, &mc, (sw || cnt.pmu) ? &obs : NULL, &res, &err);
-	json_t *page_check = range_watch_end(&rw, ctx.flags, ctx.params);
-	if (k->teardown)
-		k->teardown(&ctx);
-	if (sw)
 		swcount_read(sw, counts);
-	uint64_t ops_counted = res.total_ops;
-	if (apart && rc == 0 && counting_apart(&ctx, cfg->samples, res.iters_per_sample, &own_sw, counts, &ops_counted) == 0)
-		sw = &own_sw;
+	uint64_t ops_counted = res->total_ops;
+	if (p->apart && rc == 0 &&
+	    counting_apart(ctx, cfg->samples, res->iters_per_sample, &p->own_sw, counts, &ops_counted) == 0)
+		sw = &p->own_sw;
 	if (rc) {
 		json_decref(page_check);
-		if (cnt.pmu)
-			pmu_session_close(cnt.pmu);
-		drop_ctx_json(&ctx);
+		if (p->cnt.pmu)
+			pmu_session_close(p->cnt.pmu);
+		drop_ctx_json(ctx);
 		if (sw)
 			swcount_close(sw);
 		if (opt->in_vm) {
-			fail_vm_cell(pr, k, buf, ws, cpu, opt, err.msg);
+			fail_vm_cell(pr, k, p->buf, ws, r->cpu, opt, merr->msg);
 			return 0;
 		}
-		nb_error_msg("%s %s %zu: %s", k->name, backing_name(buf->kind), ws, err.msg);
+		nb_error_msg("%s %s %zu: %s", k->name, backing_name(p->buf->kind), ws, merr->msg);
 		return -1;
 	}
 	struct summary s;
-	summarize(res.samples, res.n, &s);
-	r.summary = s;
-	r.samples = res.samples;
-	r.nsamples = res.n;
-	r.iterations_per_sample = res.iters_per_sample;
-	r.retaken = res.retaken;
-	r.alt_metric = ctx.alt_metric;
-	r.alt_per_op = ctx.alt_per_op;
+	summarize(res->samples, res->n, &s);
+	r->summary = s;
+	r->samples = res->samples;
+	r->nsamples = res->n;
+	r->iterations_per_sample = res->iters_per_sample;
+	r->retaken = res->retaken;
+	r->alt_metric = ctx->alt_metric;
+	r->alt_per_op = ctx->alt_per_op;
 
-	json_t *backing = ctx.backing_json ? ctx.backing_json : buffer_json(buf);
-	r.backing = backing;
+	json_t *backing = ctx->backing_json ? ctx->backing_json : buffer_json(p->buf);
+	r->backing = backing;
 	if (sw && k->check)
-		k->check(&ctx, counts, ops_counted);
-	r.pmu = guest_pmu_part(ctx.params);
-	r.params = ctx.params;
+		k->check(ctx, counts, ops_counted);
+	r->pmu = guest_pmu_part(ctx->params);
+	r->params = ctx->params;
 	if (sw)
-		r.counters = counters_part(sw, counts, ops_counted, k, apart);
-	if (cnt.pmu) {
+		r->counters = counters_part(sw, counts, ops_counted, k, p->apart);
+	if (p->cnt.pmu) {
 		/* The host's own counters win over any a kernel left in params. */
-		json_decref(r.pmu);
-		r.pmu = pmu_part(pr, cnt.pmu, res.total_ops);
-		pmu_session_close(cnt.pmu);
-		cnt.pmu = NULL;
+		json_decref(r->pmu);
+		r->pmu = pmu_part(pr, p->cnt.pmu, res->total_ops);
+		pmu_session_close(p->cnt.pmu);
+		p->cnt.pmu = NULL;
 	}
 	if (sw)
 		swcount_close(sw);
-	add_flags(ctx.flags, backing, &s, counts, sw != NULL);
-	r.flags = ctx.flags;
-	r.kvm = ctx.kvm_json;
+	add_flags(ctx->flags, backing, &s, counts, sw != NULL);
+	r->flags = ctx->flags;
+	r->kvm = ctx->kvm_json;
 	if (opt->in_vm)
-		add_guest_fields(&r, opt->guest_page_bytes, ctx.guest_built_page_bytes);
-	r.page_check = page_check;
-	append(pr, &r);
-	free(res.samples);
+		add_guest_fields(r, opt->guest_page_bytes, ctx->guest_built_page_bytes);
+	r->page_check = page_check;
+	append(pr, r);
+	free(res->samples);
 
 	pr->done++;
 	if (pr->progress) {
@@ -278,8 +338,78 @@ int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buff
 		if (ws)
 			format_size(ws, w, sizeof(w));
 		fprintf(stderr, "nestbench: [%zu/%zu] %-10s %-10s %6s %s%s%s %8.2f %s (cv %.1f%%)\n", pr->done,
-			pr->total, k->name, backing_name(buf->kind), w, opt->in_vm ? "vm" : "", opt->variant ? " " : "",
+			pr->total, k->name, backing_name(p->buf->kind), w, opt->in_vm ? "vm" : "", opt->variant ? " " : "",
 			opt->variant ? opt->variant : "", s.median, k->metric, s.cv * 100);
 	}
+	return 0;
+}
+
+/* The run ends before a ready point was timed: undo point_begin. */
+static void point_abandon(struct point *p)
+{
+	json_decref(range_watch_end(&p->rw, p->ctx.flags, p->ctx.params));
+	if (p->k->teardown)
+		p->k->teardown(&p->ctx);
+	if (p->cnt.pmu)
+		pmu_session_close(p->cnt.pmu);
+	if (p->sw)
+		swcount_close(p->sw);
+	drop_ctx_json(&p->ctx);
+}
+
+int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
+		  const struct kernel_options *opt)
+{
+	struct point p;
+	int ready = point_begin(pr, &p, k, buf, ws, cpu, opt);
+	if (ready <= 0)
+		return ready;
+	nb_error err = {{0}};
+	struct measure_result res = {0};
+	int rc = measure_kernel(&p.ctx, &p.mc, point_observer(&p), &res, &err);
+	return point_finish(pr, &p, rc, &res, &err);
+}
+
+/* What a measurement timed beside another says of it: an object, so an
+ * outcome and never part of its identity (core/identity.c). */
+static void note_interleaved(struct point *p, const struct point *other)
+{
+	json_object_set_new(p->ctx.params, "interleaved",
+			    json_pack("{s:s, s:s, s:s}", "with", other->k->name, "order", "A B, B A, A B, ...",
+				      "counters", "around each of its own samples"));
+}
+
+int point_measure_pair(struct point_run *pr, const struct kernel_desc *const k[2], struct buffer *buf, size_t ws,
+		       int cpu, const struct kernel_options *opt)
+{
+	struct point p[2];
+	int ready[2];
+	ready[0] = point_begin(pr, &p[0], k[0], buf, ws, cpu, opt);
+	if (ready[0] < 0)
+		return -1;
+	ready[1] = point_begin(pr, &p[1], k[1], buf, ws, cpu, opt);
+	nb_error err = {{0}};
+	struct measure_result res[2] = {{0}};
+	if (ready[1] < 0) {
+		if (ready[0] > 0)
+			point_abandon(&p[0]);
+		return -1;
+	}
+	if (ready[0] > 0 && ready[1] > 0) {
+		struct kernel_ctx *const ctx[2] = {&p[0].ctx, &p[1].ctx};
+		const struct measure_observer *const obs[2] = {point_observer(&p[0]), point_observer(&p[1])};
+		int rc = measure_interleaved(ctx, &p[0].mc, obs, res, &err);
+		note_interleaved(&p[0], &p[1]);
+		note_interleaved(&p[1], &p[0]);
+		int a = point_finish(pr, &p[0], rc, &res[0], &err);
+		int b = point_finish(pr, &p[1], rc, &res[1], &err);
+		return a || b ? -1 : 0;
+	}
+	/* One of them was skipped: the other is timed alone. */
+	for (int i = 0; i < 2; i++)
+		if (ready[i] > 0) {
+			int rc = measure_kernel(&p[i].ctx, &p[i].mc, point_observer(&p[i]), &res[i], &err);
+			return point_finish(pr, &p[i], rc, &res[i], &err);
+		}
 	return 0;
 }

@@ -29,4 +29,11 @@ struct point_run {
 int point_measure(struct point_run *pr, const struct kernel_desc *k, struct buffer *buf, size_t ws, int cpu,
 		  const struct kernel_options *opt);
 
+/* Two native kernels at one working set, timed sample by sample in turn
+ * (measure_interleaved): a chase and its control.  Each is recorded as
+ * point_measure records it, with params.interleaved naming the other; one
+ * that skips leaves the other timed alone. */
+int point_measure_pair(struct point_run *pr, const struct kernel_desc *const k[2], struct buffer *buf, size_t ws,
+		       int cpu, const struct kernel_options *opt);
+
 #endif

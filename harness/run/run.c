@@ -191,9 +191,40 @@ static int plan_units(struct run_state *rs)
 	return 0;
 }
 
+/* The sweeper whose control k is (kernel_desc.control_of), or NULL. */
+static const struct kernel_desc *controlled(const struct run_state *rs, const struct kernel_desc *k)
+{
+	for (size_t i = 0; k->control_of && i < rs->nsweepers; i++)
+		if (!strcmp(rs->sweepers[i]->name, k->control_of))
+			return rs->sweepers[i];
+	return NULL;
+}
+
+/* The control among the sweepers of kernel k, or NULL. */
+static const struct kernel_desc *control_for(const struct run_state *rs, const struct kernel_desc *k)
+{
+	for (size_t i = 0; i < rs->nsweepers; i++)
+		if (controlled(rs, rs->sweepers[i]) == k)
+			return rs->sweepers[i];
+	return NULL;
+}
+
+/* One kernel of a sweep point natively: with its control, sample by sample
+ * in turn, the one to go first turning with the round. */
+static int measure_native(struct run_state *rs, const struct kernel_desc *k, struct backing_slot *s, size_t ws,
+			  unsigned round)
+{
+	const struct kernel_desc *ctl = control_for(rs, k);
+	if (!ctl)
+		return point_measure(&rs->pr, k, &s->buf, ws, rs->cpu, &rs->cfg->kopt);
+	const struct kernel_desc *const pair[2] = {round % 2 ? ctl : k, round % 2 ? k : ctl};
+	return point_measure_pair(&rs->pr, pair, &s->buf, ws, rs->cpu, &rs->cfg->kopt);
+}
+
 /* One visit.  A sweep point measures its kernels in an order that turns
  * with the round (chase first in one round, its control first in the next),
- * each natively and then in every VM of the backing. */
+ * each natively (a kernel and its control together) and then in every VM of
+ * the backing. */
 static int measure_unit(struct run_state *rs, const struct unit *u, unsigned round)
 {
 	struct backing_slot *s = &rs->slots[u->slot];
@@ -205,8 +236,8 @@ static int measure_unit(struct run_state *rs, const struct unit *u, unsigned rou
 	}
 	for (size_t j = 0; j < rs->nsweepers; j++) {
 		const struct kernel_desc *k = rs->sweepers[(j + round) % rs->nsweepers];
-		if (cfg->modes & RUN_MODE_NATIVE) {
-			int rc = point_measure(&rs->pr, k, &s->buf, u->ws, rs->cpu, &cfg->kopt);
+		if ((cfg->modes & RUN_MODE_NATIVE) && !controlled(rs, k)) {
+			int rc = measure_native(rs, k, s, u->ws, round);
 			if (rc)
 				return rc;
 		}

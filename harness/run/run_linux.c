@@ -194,7 +194,7 @@ static void boot_one(struct run_config *cfg, json_t *doc, json_t *boots, const s
 		nb_fail(&err, "memfd_create: %s", strerror(errno));
 	double t0 = now_s();
 	if (!cfg->quiet)
-		nb_warn("linux: booting the guest on host backing %s (%s)", backing_name(kind), object);
+		nb_note("linux: booting the guest on host backing %s (%s)", backing_name(kind), object);
 	int rc = chfd < 0 ? -1 : qemu_run(&qc, &err);
 	double took = now_s() - t0;
 	char *data = NULL;
@@ -294,7 +294,7 @@ static int prepare(struct run_config *cfg, struct linux_setup *ls, char *kernel,
 	json_object_set_new(q, "initramfs", json_pack("{s:s, s:s, s:I, s:b}", "cache_path", ic->path, "cache_key",
 						      ic->key, "bytes", (json_int_t)ic->bytes, "cached", ic->cached));
 	if (!cfg->quiet)
-		nb_warn("linux: guest kernel %s, initramfs %s (%.1f MiB, %s)", kernel, ic->path,
+		nb_note("linux: guest kernel %s, initramfs %s (%.1f MiB, %s)", kernel, ic->path,
 			(double)ic->bytes / (1 << 20), ic->cached ? "cached" : "built now");
 	return run_linux_guest_args(cfg->argc, cfg->argv, run_options(), cfg, &ls->args, err);
 }

@@ -7,22 +7,6 @@
 #include "harness/mem/backing.h"
 #include "core/util.h"
 
-/* A time in ns scaled for reading: "735 ns", "2.3 µs", "1.2 ms". */
-void summary_fmt_ns(char *buf, size_t len, double ns)
-{
-	double a = ns < 0 ? -ns : ns;
-	if (ns != ns)
-		snprintf(buf, len, "-");
-	else if (a >= 1e9)
-		snprintf(buf, len, "%.3g s", ns / 1e9);
-	else if (a >= 1e6)
-		snprintf(buf, len, "%.3g ms", ns / 1e6);
-	else if (a >= 1e3)
-		snprintf(buf, len, "%.3g µs", ns / 1e3);
-	else
-		snprintf(buf, len, "%.3g ns", ns);
-}
-
 /* "2.96 ns [2.94, 2.97]": a median with its 95% interval, the bounds in the median's unit. */
 void summary_fmt_ci(char *buf, size_t len, const struct summary *s)
 {
@@ -116,7 +100,7 @@ void run_summary_print(FILE *out, const struct run_records *rs, const json_t *do
 			cell(out, k);
 			char tr[32] = "-";
 			if (k)
-				summary_fmt_ns(tr, sizeof(tr), c->summary.median - k->summary.median);
+				format_ns(tr, sizeof(tr), c->summary.median - k->summary.median);
 			fprintf(out, " %*s\n", pad(tr, 12), tr);
 		}
 	}

@@ -12,9 +12,7 @@
  * native kernels, then the knees of doc.derived and any skipped backings. */
 void run_summary_print(FILE *out, const struct run_records *rs, const json_t *doc);
 
-/* A time in ns scaled for reading ("735 ns", "2.3 µs", "1.2 ms"), and a
- * median with its 95% interval in the median's unit ("2.96 ns [2.94, 2.97]"). */
-void summary_fmt_ns(char *buf, size_t len, double ns);
+/* A median with its 95% interval in the median's unit: "2.96 ns [2.94, 2.97]". */
 void summary_fmt_ci(char *buf, size_t len, const struct summary *s);
 
 /* The skipped cells grouped by reason, with counts (the details stay in

@@ -210,7 +210,15 @@ struct vm_chase {
 	double *host_ns; /* host-side cross-check per sample call, ns per op */
 	size_t nhost, caphost;
 	double timeout_s;
+	long preempted; /* the vCPU thread's involuntary switches over the samples so far (-1: unknown) */
 };
+
+/* measure_config.preemptions: the vCPU thread's count, as its replies say. */
+static long vm_chase_preemptions(void *arg)
+{
+	const struct vm_chase *st = arg;
+	return st->preempted;
+}
 
 static int vm_chase_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err)
 {
@@ -221,6 +229,8 @@ static int vm_chase_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *tic
 		return -1;
 	*ticks = r.arg[1];
 	st->cursor = r.arg[2];
+	if (st->preempted >= 0)
+		st->preempted = r.preempted >= 0 ? st->preempted + r.preempted : -1;
 	if (st->nhost < st->caphost && iters)
 		st->host_ns[st->nhost++] = (double)r.host_ticks / tsc_ticks_per_ns() / (double)iters;
 	return 0;
@@ -307,10 +317,14 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 		.opt = &cfg->kopt,
 		.priv = &st,
 	};
+	/* A sample the host's scheduler cut into is taken again, as natively. */
 	struct measure_config mc = {
 		.samples = cfg->samples,
 		.warmup_samples = cfg->warmup_samples,
 		.target_sample_ns = cfg->target_sample_ns,
+		.retake_preempted = 1,
+		.preemptions = vm_chase_preemptions,
+		.preemptions_arg = &st,
 	};
 	/* Guest-mode PMU events of the vCPU thread, counted from the host
 	 * (exclude_host): the guest's page walks, EPT walk cycles on Intel. */
@@ -351,7 +365,8 @@ static void measure_guest(struct run_vm *rv, struct guest_vm *g, const struct ke
 	struct measurement r = {.kernel = k->name, .family = k->family, .metric = k->metric, .mode = "vm",
 				.backing = buffer_json(g->region), .working_set_bytes = ws, .cpu = rv->cpu,
 				.params = params, .iterations_per_sample = res.iters_per_sample,
-				.samples = res.samples, .nsamples = res.n, .summary = s, .flags = flags};
+				.samples = res.samples, .nsamples = res.n, .retaken = res.retaken, .summary = s,
+				.flags = flags};
 	add_vm_fields(&r, g->page, vm_built_page_bytes(g->vm), rv->mmu_mode);
 	add_kvm_facts(&r, g, flags);
 	if (pmu) {

@@ -48,6 +48,7 @@ struct vm_reply {
 	int done;                  /* the guest sent DONE (arg[0] = its status) */
 	uint64_t host_ticks;       /* host TSC ticks from resuming the vCPU to the RESULT exit */
 	unsigned exits;            /* VM exits while the command ran */
+	long preempted;            /* involuntary context switches of the vCPU thread meanwhile (-1: unknown) */
 	/* Host-side share, measured on the vCPU thread. */
 	uint64_t bench_exits;      /* benchmark exits (NB_PORT_BENCH, NB_BENCH_GPA) answered at once */
 	uint64_t turns;            /* NB_TURN_GPA rings served (turns handed on) */
