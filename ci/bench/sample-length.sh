@@ -6,5 +6,5 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-make -C "$ROOT" --no-print-directory -s bench
+make -C "$ROOT" --no-print-directory -s bench >&2
 exec "$ROOT/build/bench/sample_length" "$@"

@@ -9,11 +9,12 @@
  * The sample lengths thus share the buffer, its physical pages and the
  * minutes they ran in, and what differs between them is only the length.
  * A length's median is the median of its repetitions' medians, with the
- * order-statistic interval over them; the table gives each length's median
- * against the longest one's, whether it lies within --tolerance of it
- * ("agree") and whether it lies inside the longest one's interval
- * ("inside": the sample length moves the median no more than the
- * repetitions do).
+ * order-statistic interval over them.  Each shorter length is set against
+ * the longest paired, repetition by repetition (the two measured seconds
+ * apart on the same pages, so the drift of a shared machine cancels out of
+ * their ratio): the median ratio with its interval, whether it lies within
+ * --tolerance of 1 ("agree") and whether its interval holds 1 ("inside":
+ * the sample length moves the median no more than the repetitions do).
  *
  * Nothing is asserted: on a shared machine the numbers move from run to
  * run, and the table is for the reader (ci/bench/sample-length.sh).
@@ -58,8 +59,8 @@ static void usage(FILE *out)
 	      "length, interleaved on one buffer, and prints each length's median against\n"
 	      "the longest one's.  A benchmark: nothing is asserted.\n"
 	      "\n"
-	      "  --reps N           repetitions (measurements per length; default 7)\n"
-	      "  --samples N        timed samples per measurement (default 5)\n"
+	      "  --reps N           repetitions (measurements per length; default 31)\n"
+	      "  --samples N        timed samples per measurement (default 3)\n"
 	      "  --cpu N            PU to pin to (default: nestbench run's measuring PU)\n"
 	      "  --tolerance PCT    agreement asked of each length with the longest (default 3)\n"
 	      "  --sizes LIST       working sets (default 16k,1m,16m,256m)\n"
@@ -109,7 +110,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{"lengths-ms", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	*c = (struct config){.reps = 7, .samples = 5, .cpu = -1, .tolerance_pct = 3};
+	*c = (struct config){.reps = 31, .samples = 3, .cpu = -1, .tolerance_pct = 3};
 	if (parse_sizes("16k,1m,16m,256m", c->sizes, &c->nsizes, "--sizes") ||
 	    parse_sizes("64,4k", c->strides, &c->nstrides, "--strides"))
 		return -1;
@@ -241,20 +242,26 @@ static void print_row(const struct config *c, const struct cell *x)
 	char w[32], st[32];
 	format_size(x->ws, w, sizeof(w));
 	format_size(x->stride, st, sizeof(st));
-	struct summary s[MAX_LIST];
-	for (size_t l = 0; l < c->nlengths; l++)
-		if (summarize_rounds(x->medians[l], c->reps, x->medians[l], c->reps, &s[l]))
-			return;
-	const struct summary *ref = &s[c->nlengths - 1];
+	struct summary s;
 	printf("%-6s %-6s", w, st);
-	for (size_t l = 0; l < c->nlengths; l++)
-		printf(" %9.3f [%7.3f, %7.3f]", s[l].median, s[l].ci95_low, s[l].ci95_high);
+	for (size_t l = 0; l < c->nlengths; l++) {
+		if (summarize_rounds(x->medians[l], c->reps, x->medians[l], c->reps, &s))
+			return;
+		printf(" %9.3f [%7.3f, %7.3f]", s.median, s.ci95_low, s.ci95_high);
+	}
+	/* Paired: each repetition's ratio, its lengths measured seconds apart on
+	 * the same buffer, so the machine's slower drift cancels out of it. */
+	const size_t ref = c->nlengths - 1;
 	int agree = 1, inside = 1;
-	for (size_t l = 0; l + 1 < c->nlengths; l++) {
-		double r = s[l].median / ref->median;
-		agree &= fabs(r - 1) * 100 <= c->tolerance_pct;
-		inside &= s[l].median >= ref->ci95_low && s[l].median <= ref->ci95_high;
-		printf("  %.3f", r);
+	for (size_t l = 0; l < ref; l++) {
+		double ratio[MAX_REPS];
+		for (unsigned r = 0; r < c->reps; r++)
+			ratio[r] = x->medians[l][r] / x->medians[ref][r];
+		if (summarize_rounds(ratio, c->reps, ratio, c->reps, &s))
+			return;
+		agree &= fabs(s.median - 1) * 100 <= c->tolerance_pct;
+		inside &= s.ci95_low <= 1 && s.ci95_high >= 1;
+		printf("  %.3f [%.3f, %.3f]", s.median, s.ci95_low, s.ci95_high);
 	}
 	printf("  %-5s %s\n", agree ? "yes" : "NO", inside ? "yes" : "NO");
 }
@@ -280,15 +287,16 @@ int main(int argc, char **argv)
 	int have_sw = swcount_open(&probe, 0, 0, &err) == 0;
 	if (have_sw)
 		swcount_close(&probe);
-	printf("# chase on 4k, pinned to PU %d; %u repetitions of %u samples; the median over repetitions\n"
-	       "# [order-statistic interval]; ratios to the %zu ms column; agree: every ratio within %g%%;\n"
-	       "# inside: every median inside the %zu ms column's interval\n",
-	       cpu, c.reps, c.samples, c.lengths_ms[c.nlengths - 1], c.tolerance_pct, c.lengths_ms[c.nlengths - 1]);
+	printf("# chase on 4k, pinned to PU %d; %u repetitions of %u samples; ns: the median over the\n"
+	       "# repetitions [order-statistic interval]; ratios: the median of each repetition's ratio to its\n"
+	       "# %zu ms measurement [interval]; agree: every ratio within %g%% of 1; inside: every ratio's\n"
+	       "# interval holds 1\n",
+	       cpu, c.reps, c.samples, c.lengths_ms[c.nlengths - 1], c.tolerance_pct);
 	printf("%-6s %-6s", "size", "stride");
 	for (size_t l = 0; l < c.nlengths; l++)
 		printf(" %9zums %-20s", c.lengths_ms[l], "ns [interval]");
 	for (size_t l = 0; l + 1 < c.nlengths; l++)
-		printf("  %zu/%zu", c.lengths_ms[l], c.lengths_ms[c.nlengths - 1]);
+		printf("  %zu/%zu %-14s", c.lengths_ms[l], c.lengths_ms[c.nlengths - 1], "[interval]");
 	printf("  agree inside\n");
 	fflush(stdout);
 	struct rng r;
