@@ -54,6 +54,35 @@ static void order_is_reproducible_and_differs_by_round_and_seed(void **state)
 	assert_true(ascending < N / 2);
 }
 
+/* Each round's order is drawn afresh, not the last one shifted: a point
+ * visited right after another in one round is, in the next, anywhere.  (A
+ * stream seeded at base + round x splitmix64's increment is the previous
+ * round's stream one step on, and Fisher-Yates then gives nearly the same
+ * order rotated by one: each point one position later every round.) */
+static void consecutive_rounds_are_unrelated(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	size_t a[N], b[N], pa[N], pb[N];
+	for (unsigned r = 0; r < 4; r++) {
+		rounds_order(42, r, a, N);
+		rounds_order(42, r + 1, b, N);
+		for (size_t i = 0; i < N; i++) {
+			pa[a[i]] = i;
+			pb[b[i]] = i;
+		}
+		/* Random permutations: about one point at the next position, and
+		 * about one pair of neighbours that stays neighbours. */
+		size_t shifted = 0, kept_neighbours = 0;
+		for (size_t u = 0; u < N; u++)
+			shifted += pb[u] == pa[u] + 1;
+		for (size_t i = 0; i + 1 < N; i++)
+			kept_neighbours += pb[a[i + 1]] == pb[a[i]] + 1;
+		assert_true(shifted < 10);
+		assert_true(kept_neighbours < 10);
+	}
+}
+
 static void chain_seed_and_split(void **state)
 {
 	(void)state;
@@ -195,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_point_once_per_round),
 		cmocka_unit_test(order_is_reproducible_and_differs_by_round_and_seed),
+		cmocka_unit_test(consecutive_rounds_are_unrelated),
 		cmocka_unit_test(chain_seed_and_split),
 		cmocka_unit_test(holder_merges_rounds),
 	};

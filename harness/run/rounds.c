@@ -22,8 +22,12 @@ static uint64_t mix(uint64_t x)
 void rounds_order(uint64_t seed, unsigned round, size_t *order, size_t n)
 {
 	struct rng r;
-	/* A stream of its own: not the chain's (rounds_chain_seed), not another round's. */
-	rng_seed(&r, mix(seed ^ 0x726f756e64730000ull) + round * 0x9e3779b97f4a7c15ull);
+	/* A stream of its own: not the chain's (rounds_chain_seed), not another
+	 * round's.  The round goes through the mixer too: seeds that differ by
+	 * a multiple of splitmix64's increment are one stream shifted, and
+	 * Fisher-Yates would then turn one round's order into the last one's
+	 * rotated by a position. */
+	rng_seed(&r, mix(mix(seed ^ 0x726f756e64730000ull) ^ (round + 1)));
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
 	for (size_t i = n; i > 1; i--) {

@@ -32,6 +32,14 @@ yes*) mode=both ;;
 esac
 if [ -n "$from" ]; then
 	[ -f "$from" ] || { echo "regenerate.sh: $from: no such file" >&2; exit 1; }
+	# Its command line is kept in the file: an absolute --out would name a
+	# path of the machine it ran on.
+	if jq -e '[.config.out, (.config.command_line // [])[]] | any(type == "string" and startswith("/"))' \
+		"$from" >/dev/null; then
+		echo "regenerate.sh: $from was written to an absolute path, which its config records; run it with a" \
+			"relative --out, or let this script run the suite" >&2
+		exit 1
+	fi
 	# the mode it was run with: the word after "--mode" in its command line
 	mode=$(grep -A1 '"--mode"' "$from" | sed -n 2p | tr -dc '[:lower:]')
 	mode=${mode:-native}
