@@ -88,10 +88,12 @@ struct kernel_ctx {
 	 * operation at a time. */
 	uint64_t min_iters_per_sample;
 	/* Optional (setup sets it): the operations that touch all the memory
-	 * the samples touch once (the chase: its chain's length).  A sample
-	 * timed in turn with another kernel's (measure_interleaved) is preceded
-	 * by this many untimed ones, at most a sample's worth, so that it starts
-	 * from its own caches and TLB, not the other's.  0: a sample's worth. */
+	 * the samples touch once (the chase: its chain's length).  One such lap,
+	 * untimed, precedes calibration, so that it times what the samples will;
+	 * and a sample timed in turn with another kernel's (measure_interleaved)
+	 * is preceded by this many untimed ones, at most a sample's worth, so
+	 * that it starts from its own caches and TLB, not the other's.  0: no
+	 * lap before calibration, a sample's worth between turns. */
 	uint64_t lap_iters;
 	/* Optional (setup sets them): the memory the timed samples touch when it
 	 * is not the harness buffer's [base, base + params.span_bytes) (chase-ctl

@@ -119,6 +119,10 @@ static void pair_alternates_with_laps_and_own_observers(void **state)
 	assert_int_equal(measure_interleaved(ctx, &mc, obs, r, &err), 0);
 	assert_int_equal(r[0].n, 3);
 	assert_int_equal(r[1].n, 3);
+	/* A's lap comes first of all, before its calibration (B has none). */
+	assert_int_equal(calls[0], 'A');
+	assert_int_equal(call_iters[0], 3);
+	assert_int_equal(call_iters[1], 1);
 	/* A B, B A, A B; each timed sample after a lap of its own, inside its
 	 * own observer's window. */
 	assert_string_equal(timed_part(), "+AAA-A+BBB-B+BBB-B+AAA-A+AAA-A+BBB-B");
@@ -152,7 +156,8 @@ static void pair_retakes_a_preempted_sample_at_its_next_turn(void **state)
 	struct measure_result r[2] = {{0}};
 	nb_error err = {{0}};
 	assert_int_equal(measure_interleaved(ctx, &mc, obs, r, &err), 0);
-	/* Without retakes: the calibrations, then A B, B A, each a lap and a sample. */
+	/* Without retakes: a lap and a calibration of each, then A B, B A, each a
+	 * lap and a sample. */
 	assert_true(ncalls > 8);
 	size_t calibration = ncalls - 8;
 	free(r[0].samples);

@@ -1,8 +1,9 @@
 /* measure.h - the measuring loop shared by every kernel.
  *
- * Calibrate the iteration count so one sample lasts about target_sample_ns
- * (doubling, as kvm-unit-tests does, then scaling once), run warm-up
- * samples, then `samples` timed samples.  Each sample is converted to
+ * After an untimed lap of the kernel's memory where it names one
+ * (kernel_ctx.lap_iters), calibrate the iteration count so one sample
+ * lasts about target_sample_ns (doubling, as kvm-unit-tests does, then
+ * scaling once), run warm-up samples, then `samples` timed samples.  Each sample is converted to
  * nanoseconds per operation after subtracting the measured cost of the
  * fenced timer pair.  An observer (counters) is started before the first
  * timed sample and stopped after the last, never around calibration or
