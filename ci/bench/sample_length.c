@@ -101,6 +101,16 @@ static int parse_sizes(const char *s, size_t *v, size_t *n, const char *what)
 	return 0;
 }
 
+/* A whole number in [min, max] for option `name`; -1 with a message. */
+static int parse_count(const char *name, const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	nb_error err = {{0}};
+	if (parse_uint(s, max, out, &err) == 0 && *out >= min)
+		return 0;
+	fprintf(stderr, "sample-length: %s: %s\n", name, err.msg[0] ? err.msg : "must be at least 1");
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	static const struct option opts[] = {
@@ -117,23 +127,22 @@ static int parse_args(int argc, char **argv, struct config *c)
 	c->lengths_ms[0] = 10, c->lengths_ms[1] = 50, c->lengths_ms[2] = 200, c->nlengths = 3;
 	int o;
 	unsigned long v;
-	nb_error err = {{0}};
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r':
-		case 's':
-		case 'c':
-			if (parse_uint(optarg, o == 'c' ? 4096 : MAX_REPS, &v, &err) || (o != 'c' && v == 0)) {
-				fprintf(stderr, "sample-length: --%s: %s\n", o == 'r' ? "reps" : o == 's' ? "samples" : "cpu",
-					err.msg[0] ? err.msg : "must be at least 1");
+			if (parse_count("--reps", optarg, 1, MAX_REPS, &v))
 				return -1;
-			}
-			if (o == 'r')
-				c->reps = (unsigned)v;
-			else if (o == 's')
-				c->samples = (unsigned)v;
-			else
-				c->cpu = (int)v;
+			c->reps = (unsigned)v;
+			break;
+		case 's':
+			if (parse_count("--samples", optarg, 1, MAX_REPS, &v))
+				return -1;
+			c->samples = (unsigned)v;
+			break;
+		case 'c':
+			if (parse_count("--cpu", optarg, 0, 4096, &v))
+				return -1;
+			c->cpu = (int)v;
 			break;
 		case 't': {
 			char *end;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static hwloc_topology_t topo;
 static hwloc_bitmap_t allowed; /* OS indexes of the PUs this process may run on */
@@ -316,4 +317,10 @@ json_t *topology_json(void)
 	json_object_set_new(o, "allowed_pus", pus);
 	json_object_set_new(o, "default_measure_pu", json_integer(topology_default_measure_pu()));
 	return o;
+}
+
+long topology_self_preemptions(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
 }

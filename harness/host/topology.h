@@ -35,6 +35,9 @@ int topology_pin_self(int pu, nb_error *err);
 void topology_restore_affinity(void);
 /* The PU the calling thread runs on now (sched_getcpu). */
 int topology_current_pu(void);
+/* Involuntary context switches of the calling thread so far (-1: unknown):
+ * a change across a timed sample says another task ran on its PU then. */
+long topology_self_preemptions(void);
 
 /* {"packages":N,"cores":N,"pus":N,"numa_nodes":N,
  *  "caches":[{"level":1,"type":"data","size_bytes":N,"line_bytes":N,"ways":N,"count":N},...],

@@ -3,9 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "core/tsc.h"
+#include "harness/host/topology.h"
 
 /* The test hook (measure.h): the extra fraction of each sample's time that
  * kernel `name` is to spend, 0 for every other kernel and when unset. */
@@ -18,13 +18,6 @@ static double test_slowdown(const char *name)
 	char *end;
 	double pct = strtod(v + n + 1, &end);
 	return *end || !(pct > 0) || pct > 1000 ? 0 : pct / 100;
-}
-
-/* Involuntary context switches of the calling thread so far (-1: unknown). */
-static long preemptions(void)
-{
-	struct rusage ru;
-	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
 }
 
 static int one_sample(struct kernel_ctx *ctx, uint64_t iters, uint64_t *ticks, nb_error *err, double slow)
@@ -112,7 +105,7 @@ struct series {
 static long series_preemptions(const struct series *se)
 {
 	const struct measure_config *mc = se->mc;
-	return mc->preemptions ? mc->preemptions(mc->preemptions_arg) : preemptions();
+	return mc->preemptions ? mc->preemptions(mc->preemptions_arg) : topology_self_preemptions();
 }
 
 /* One timed sample of arm a, kept or (preempted) to be taken again.

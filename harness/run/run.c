@@ -204,7 +204,7 @@ static const struct kernel_desc *controlled(const struct run_state *rs, const st
 static const struct kernel_desc *control_for(const struct run_state *rs, const struct kernel_desc *k)
 {
 	for (size_t i = 0; i < rs->nsweepers; i++)
-		if (controlled(rs, rs->sweepers[i]) == k)
+		if (rs->sweepers[i]->control_of && !strcmp(rs->sweepers[i]->control_of, k->name))
 			return rs->sweepers[i];
 	return NULL;
 }

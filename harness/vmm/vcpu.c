@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -177,14 +176,6 @@ static int vcpu_exit_counts(const struct vm *vm, uint64_t *v)
 	return vm->have_stats && kvm_stats_set_read(&vm->vcpu_stats, &vm->exit_set, v) == 0;
 }
 
-/* Involuntary context switches of the calling thread so far (-1: unknown):
- * a sample the host's scheduler cut into timed another task's slice. */
-static long thread_preemptions(void)
-{
-	struct rusage ru;
-	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
-}
-
 static void *vcpu_thread(void *arg)
 {
 	struct vm *vm = arg;
@@ -216,9 +207,9 @@ static void *vcpu_thread(void *arg)
 			}
 			uint64_t before[KVM_EXIT_STATS];
 			int counted = vcpu_exit_counts(vm, before);
-			long pre = thread_preemptions();
+			long pre = topology_self_preemptions();
 			rc = run_until_sync(vm, req.timeout_s, &reply, &err);
-			long post = thread_preemptions();
+			long post = topology_self_preemptions();
 			reply.preempted = pre >= 0 && post >= 0 ? post - pre : -1;
 			uint64_t after[KVM_EXIT_STATS];
 			if (counted && vcpu_exit_counts(vm, after)) {
